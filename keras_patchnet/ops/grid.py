@@ -1,0 +1,167 @@
+"""The patch grid: where patches sit, and the static indices that cut and fold them.
+
+Everything here is NumPy on static shapes and is cached per (height, width, patch size, overlap, rule): the
+indices depend only on the grid, never on the data, so compiled functions see them as constants.
+
+Two rules place the patches along each axis of length L (after padding L up to P when L < P):
+
+- ``"even"`` (DESIGN §4.1): n = 1 if L <= P, else ceil((L - P) / (P - o)) + 1, origins round(i (L - P) / (n - 1)).
+  Every overlap is >= o and consecutive overlaps differ by at most one pixel. o = 64 gives the paper's dense
+  layout (3 x 3 at 224), o = 1 the fewest patches (2 x 2 at 224).
+- ``"half_stride"``: the report's fixed-overlap rule, kept for parity: step P // 2, n = round(2 (L - P) / P) + 1,
+  the last patch flush with the far edge ({0, 64, 96} at 224). The report's rule leaves rows uncovered when
+  P < L <= 1.25 P; here n is raised to 2 in that case so that every pixel is covered.
+"""
+
+import functools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+RULES = ("even", "half_stride")
+
+
+class PatchGrid(NamedTuple):
+    """Patch layout of one image size. Patch ``k = iy * len(origins_x) + ix`` starts at (origins_y[iy], origins_x[ix])."""
+
+    height: int
+    width: int
+    padded_height: int
+    padded_width: int
+    patch_size: int
+    origins_y: tuple
+    origins_x: tuple
+
+    @property
+    def num_patches(self):
+        return len(self.origins_y) * len(self.origins_x)
+
+
+def check_patch_args(patch_size, min_overlap, rule):
+    """Validates the grid arguments and returns them normalised; raises ValueError naming the argument."""
+    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
+        raise ValueError(f"`patch_size` must be a positive int. Received: patch_size={patch_size!r}")
+    if isinstance(min_overlap, bool) or not isinstance(min_overlap, (int, np.integer)):
+        raise ValueError(f"`min_overlap` must be an int. Received: min_overlap={min_overlap!r}")
+    if not 0 <= min_overlap < patch_size:
+        raise ValueError(
+            "`min_overlap` must satisfy 0 <= min_overlap < patch_size. "
+            f"Received: min_overlap={min_overlap}, patch_size={patch_size}"
+        )
+    if rule not in RULES:
+        raise ValueError(f"`rule` must be one of {RULES}. Received: rule={rule!r}")
+    return int(patch_size), int(min_overlap), rule
+
+
+def axis_origins(length, patch_size, min_overlap=64, rule="even"):
+    """Patch origins along one axis of `length` pixels (padded up to `patch_size` when shorter)."""
+    P = patch_size
+    L = max(int(length), P)
+    if L == P:
+        return (0,)
+    if rule == "even":
+        n = math.ceil((L - P) / (P - min_overlap)) + 1
+        return tuple(int(round(i * (L - P) / (n - 1))) for i in range(n))
+    n = max(int(np.round(2 * (L - P) / P)) + 1, 2)
+    step = P // 2
+    return tuple(step * i for i in range(n - 1)) + (L - P,)
+
+
+def patch_grid(height, width, patch_size=128, min_overlap=64, rule="even"):
+    """Returns the `PatchGrid` for an image of `height` x `width` pixels.
+
+    >>> g = patch_grid(224, 224, patch_size=128, min_overlap=64)
+    >>> g.origins_y, g.num_patches
+    ((0, 48, 96), 9)
+    >>> patch_grid(224, 224, 128, min_overlap=1).origins_x
+    (0, 96)
+    >>> patch_grid(224, 224, 128, rule="half_stride").origins_x
+    (0, 64, 96)
+    """
+    patch_size, min_overlap, rule = check_patch_args(patch_size, min_overlap, rule)
+    for name, value in (("height", height), ("width", width)):
+        if value is None or int(value) < 1:
+            raise ValueError(
+                f"Image `{name}` must be a known positive int (static shape). Received: {name}={value!r}"
+            )
+    return _patch_grid(int(height), int(width), patch_size, min_overlap, rule)
+
+
+@functools.lru_cache(maxsize=256)
+def _patch_grid(height, width, patch_size, min_overlap, rule):
+    return PatchGrid(
+        height,
+        width,
+        max(height, patch_size),
+        max(width, patch_size),
+        patch_size,
+        axis_origins(height, patch_size, min_overlap, rule),
+        axis_origins(width, patch_size, min_overlap, rule),
+    )
+
+
+class _AxisIndex(NamedTuple):
+    cut: np.ndarray  # (n * P,) int32: padded-axis pixel read by each position of the concatenated patches
+    fold: np.ndarray  # (K * L,) int32: for each of K cover slots and pixel, position in the concatenated patches
+    fold_valid: np.ndarray  # (K, L) float32: 1 where the slot is used
+    count: np.ndarray  # (L,) float32: how many patches cover each pixel
+
+
+@functools.lru_cache(maxsize=512)
+def axis_index(origins, patch_size, length):
+    """Static gather indices to cut patches along one axis and to fold them back (sum of covering patches)."""
+    P = patch_size
+    origins = np.asarray(origins)
+    cut = (origins[:, None] + np.arange(P)[None, :]).reshape(-1)
+    count = np.zeros(length, np.int64)
+    for o in origins:
+        count[o : o + P] += 1
+    K = int(count.max())
+    fold = np.zeros((K, length), np.int64)
+    valid = np.zeros((K, length), np.float32)
+    slot = np.zeros(length, np.int64)
+    for i, o in enumerate(origins):
+        pix = np.arange(o, o + P)
+        fold[slot[pix], pix] = i * P + np.arange(P)
+        valid[slot[pix], pix] = 1.0
+        slot[pix] += 1
+    return _AxisIndex(cut.astype("int32"), fold.reshape(-1).astype("int32"), valid, count.astype("float32"))
+
+
+@functools.lru_cache(maxsize=256)
+def pair_rectangles(grid):
+    """Overlap rectangle [y0, y1) x [x0, x1) of every ordered pair of patches, empty when they do not overlap.
+
+    Returned as four (N * N,) int arrays of corner indices into a summed-area table of shape (Hp + 1, Wp + 1),
+    flattened row-major, so that area = sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0].
+    """
+    P = grid.patch_size
+    oy = np.repeat(np.asarray(grid.origins_y), len(grid.origins_x))
+    ox = np.tile(np.asarray(grid.origins_x), len(grid.origins_y))
+    y0 = np.maximum(oy[:, None], oy[None, :])
+    y1 = np.maximum(np.minimum(oy[:, None], oy[None, :]) + P, y0)
+    x0 = np.maximum(ox[:, None], ox[None, :])
+    x1 = np.maximum(np.minimum(ox[:, None], ox[None, :]) + P, x0)
+    stride = grid.padded_width + 1
+    flat = lambda y, x: (y * stride + x).reshape(-1).astype("int32")  # noqa: E731
+    return flat(y1, x1), flat(y0, x1), flat(y1, x0), flat(y0, x0)
+
+
+@functools.lru_cache(maxsize=256)
+def seam_band(grid, width):
+    """(H, W) float32 map, 1 within `width` pixels of a patch edge that lies inside the image, else 0."""
+    band_y = _axis_band(grid.origins_y, grid.patch_size, grid.padded_height, width)
+    band_x = _axis_band(grid.origins_x, grid.patch_size, grid.padded_width, width)
+    band = np.maximum(band_y[:, None], band_x[None, :])
+    return band[: grid.height, : grid.width].astype("float32")
+
+
+def _axis_band(origins, P, length, width):
+    edges = {o for o in origins if 0 < o < length} | {o + P for o in origins if 0 < o + P < length}
+    band = np.zeros(length, bool)
+    pos = np.arange(length)
+    for e in edges:
+        # An edge at e separates pixels e - 1 and e; the band covers `width` pixels on each side.
+        band |= (pos >= e - width) & (pos < e + width)
+    return band

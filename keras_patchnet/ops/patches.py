@@ -1,0 +1,208 @@
+"""Cutting images into patches and stitching patch predictions back, in `keras.ops` only.
+
+Extraction and folding are static gathers whose indices come from `grid.py`; folding sums, for every pixel, the
+patches that cover it (at most K per axis, K = 2 or 3 for usual overlaps), so cost grows linearly with pixels.
+
+The depth stitch solves for one offset t_k per patch (DESIGN §4.2). With m the foreground weight, c(p) the number
+of patches covering pixel p and D = fold(d) the summed depth, the least-squares normal equations over all
+overlapping pairs reduce to
+
+    L t = b,   L = diag(A 1) - A,   A_kj = sum_{p in k ∩ j} m(p),   b_k = sum_{p in k} m(p) (D(p) - c(p) d_k(p)),
+
+so b needs one fold and one extraction, and A four look-ups per pair in a summed-area table of m. L is singular
+(any constant solves it); the gauge is fixed by a rank-one term s 11^T / N and a small ridge s·ridge·I, so a patch
+that shares no foreground with any other gets t = 0 and no input gives a NaN. One step of iterative refinement
+removes the ridge's bias. The solve runs in float32 (float64 when the input is float64), also under mixed precision.
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_patchnet.ops import grid as grid_lib
+
+
+def _compute_dtype(x):
+    return "float64" if ops.dtype(x) == "float64" else "float32"
+
+
+def _check_images(images, name="images"):
+    shape = tuple(images.shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"`{name}` must be a 4D tensor (batch, height, width, channels). Received: {name}.shape={shape}"
+        )
+    if shape[1] is None or shape[2] is None:
+        raise ValueError(
+            f"`{name}` needs a static height and width to lay out the patch grid. Received: {name}.shape={shape}"
+        )
+    if shape[1] < 1 or shape[2] < 1 or shape[3] == 0:
+        raise ValueError(f"`{name}` is empty. Received: {name}.shape={shape}")
+    return shape
+
+
+def pad_to_grid(images, grid):
+    """Zero-pads bottom and right up to the grid's padded size (only for images smaller than a patch)."""
+    dh, dw = grid.padded_height - grid.height, grid.padded_width - grid.width
+    if dh == 0 and dw == 0:
+        return images
+    return ops.pad(images, [[0, 0], [0, dh], [0, dw], [0, 0]])
+
+
+def extract_patches(images, grid):
+    """Cuts (B, H, W, C) images into (B * N, P, P, C) patches, row-major over the grid."""
+    _check_images(images)
+    P, ny, nx = grid.patch_size, len(grid.origins_y), len(grid.origins_x)
+    iy = grid_lib.axis_index(grid.origins_y, P, grid.padded_height)
+    ix = grid_lib.axis_index(grid.origins_x, P, grid.padded_width)
+    x = pad_to_grid(images, grid)
+    x = ops.take(x, iy.cut, axis=1)
+    x = ops.take(x, ix.cut, axis=2)
+    channels = images.shape[-1]
+    x = ops.reshape(x, (-1, ny, P, nx, P, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, P, P, channels))
+
+
+def _fold_axis(x, index, axis):
+    K, length = index.fold_valid.shape
+    x = ops.take(x, index.fold, axis=axis)
+    if K == 1:
+        return x
+    shape = list(x.shape)
+    shape[0] = -1
+    x = ops.reshape(x, shape[:axis] + [K, length] + shape[axis + 1 :])
+    valid = index.fold_valid.reshape((K, length) + (1,) * (len(shape) - axis - 1))
+    return ops.sum(x * ops.cast(valid, x.dtype), axis=axis)
+
+
+def fold_patches(patches, grid):
+    """Sums (B * N, P, P, C) patches into (B, Hp, Wp, C) padded maps: every pixel gets the sum of its patches."""
+    P, ny, nx = grid.patch_size, len(grid.origins_y), len(grid.origins_x)
+    channels = patches.shape[-1]
+    x = ops.reshape(patches, (-1, ny, nx, P, P, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    x = ops.reshape(x, (-1, ny * P, nx * P, channels))
+    x = _fold_axis(x, grid_lib.axis_index(grid.origins_x, P, grid.padded_width), axis=2)
+    return _fold_axis(x, grid_lib.axis_index(grid.origins_y, P, grid.padded_height), axis=1)
+
+
+def coverage(grid):
+    """(Hp, Wp, 1) float32 NumPy map: the number of patches covering each pixel."""
+    cy = grid_lib.axis_index(grid.origins_y, grid.patch_size, grid.padded_height).count
+    cx = grid_lib.axis_index(grid.origins_x, grid.patch_size, grid.padded_width).count
+    return (cy[:, None] * cx[None, :])[..., None]
+
+
+def _crop(x, grid):
+    return x[:, : grid.height, : grid.width, :]
+
+
+def check_patches(patches, grid, name="patches"):
+    shape = tuple(patches.shape)
+    P = grid.patch_size
+    if len(shape) != 4 or shape[1] != P or shape[2] != P:
+        raise ValueError(
+            f"`{name}` must have shape (batch * num_patches, {P}, {P}, channels) for patch_size={P}. "
+            f"Received: {name}.shape={shape}"
+        )
+    if shape[0] is not None and shape[0] % grid.num_patches:
+        raise ValueError(
+            f"`{name}` holds {shape[0]} patches, not a multiple of the {grid.num_patches} patches per "
+            f"{grid.height}x{grid.width} image (output_size mismatch?). Received: {name}.shape={shape}"
+        )
+
+
+def stitch_mean(patches, grid):
+    """Per-pixel average of the patches covering it: (B * N, P, P, C) -> (B, H, W, C)."""
+    check_patches(patches, grid)
+    x = fold_patches(patches, grid)
+    return _crop(x / ops.cast(coverage(grid), x.dtype), grid)
+
+
+def normalize(x, epsilon=1e-12):
+    """x / |x| along the last axis, with `epsilon` inside the square root (zero vectors stay zero, finite gradient)."""
+    return x * ops.rsqrt(ops.sum(ops.square(x), axis=-1, keepdims=True) + epsilon)
+
+
+def stitch_normals(patches, grid, epsilon=1e-12):
+    """Normalises each patch per pixel, averages the patches over each pixel, and renormalises."""
+    check_patches(patches, grid)
+    dtype = patches.dtype
+    x = normalize(ops.cast(patches, _compute_dtype(patches)), epsilon)
+    x = fold_patches(x, grid) / coverage(grid).astype(_compute_dtype(patches))
+    return ops.cast(_crop(normalize(x, epsilon), grid), dtype)
+
+
+def _weight_map(foreground, grid, dtype):
+    """Foreground weights padded to the grid, or None when every pixel counts (no mask and no padding)."""
+    if foreground is None:
+        if grid.padded_height == grid.height and grid.padded_width == grid.width:
+            return None
+        foreground = np.ones((1, grid.height, grid.width, 1), dtype)
+    return pad_to_grid(ops.cast(foreground, dtype), grid)
+
+
+def _overlap_areas(weights, grid, dtype):
+    """(B, N, N) masked overlap areas A_kj from a summed-area table of the (B, Hp, Wp, 1) weight map."""
+    N = grid.num_patches
+    corners = grid_lib.pair_rectangles(grid)
+    if weights is None:
+        sat = np.pad(np.ones((grid.padded_height, grid.padded_width)).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        sat = sat.reshape(-1)
+        area = sat[corners[0]] - sat[corners[1]] - sat[corners[2]] + sat[corners[3]]
+        return ops.convert_to_tensor(area.reshape(1, N, N).astype(dtype))
+    sat = ops.cumsum(ops.cumsum(weights[..., 0], axis=1), axis=2)
+    sat = ops.pad(sat, [[0, 0], [1, 0], [1, 0]])
+    sat = ops.reshape(sat, (-1, (grid.padded_height + 1) * (grid.padded_width + 1)))
+    y1x1, y0x1, y1x0, y0x0 = (ops.take(sat, c, axis=1) for c in corners)
+    return ops.reshape(y1x1 - y0x1 - y1x0 + y0x0, (-1, N, N))
+
+
+def depth_offsets(patches, grid, foreground=None, ridge=1e-5):
+    """Least-squares offsets (B, N) that best align the depth patches over their (foreground) overlaps.
+
+    Returns the offsets and the folded sum of the unshifted patches (B, Hp, Wp, 1), which the stitch reuses.
+    """
+    N = grid.num_patches
+    dtype = _compute_dtype(patches)
+    d = ops.cast(patches, dtype)
+    summed = fold_patches(d, grid)
+    weights = _weight_map(foreground, grid, dtype)
+    count = coverage(grid).astype(dtype)
+    mc = count if weights is None else weights * count
+    md = summed if weights is None else weights * summed
+    both = extract_patches(ops.concatenate([md, ops.broadcast_to(mc, ops.shape(md))], axis=-1), grid)
+    b = ops.sum(both[..., 0] - both[..., 1] * d[..., 0], axis=(1, 2))
+    b = ops.reshape(b, (-1, N, 1))
+    area = _overlap_areas(weights, grid, dtype)
+    laplacian = ops.sum(area, axis=-1)[..., None] * np.eye(N, dtype=dtype) - area
+    scale = ops.mean(ops.sum(area, axis=-1) - ops.diagonal(area, axis1=1, axis2=2), axis=-1) + 1.0
+    gauge = ridge * np.eye(N, dtype=dtype) + np.full((N, N), 1.0 / N, dtype)
+    system = laplacian + scale[:, None, None] * gauge
+    system = ops.broadcast_to(system, (ops.shape(b)[0], N, N))
+    t = ops.linalg.solve(system, b)
+    t = t + ops.linalg.solve(system, b - ops.matmul(laplacian, t))
+    return ops.reshape(t, (-1, N)), summed
+
+
+def stitch_depth(patches, grid, foreground=None, ridge=1e-5):
+    """Shifts each depth patch by its least-squares offset, then averages per pixel: -> (B, H, W, 1).
+
+    `foreground` (B, H, W, 1), optional: only pixels that are foreground in both patches of a pair count in the
+    offset solve. The result is relative depth, defined up to one constant.
+    """
+    check_patches(patches, grid)
+    if patches.shape[-1] != 1:
+        raise ValueError(f"Depth `patches` must have 1 channel. Received: patches.shape={tuple(patches.shape)}")
+    offsets, summed = depth_offsets(patches, grid, foreground, ridge)
+    dtype = _compute_dtype(patches)
+    ny, nx = len(grid.origins_y), len(grid.origins_x)
+    rows = np.zeros((grid.padded_height, ny), dtype)
+    cols = np.zeros((nx, grid.padded_width), dtype)
+    for i, o in enumerate(grid.origins_y):
+        rows[o : o + grid.patch_size, i] = 1.0
+    for i, o in enumerate(grid.origins_x):
+        cols[i, o : o + grid.patch_size] = 1.0
+    shift = ops.matmul(ops.matmul(rows, ops.reshape(offsets, (-1, ny, nx))), cols)
+    out = (summed + shift[..., None]) / coverage(grid).astype(dtype)
+    return ops.cast(_crop(out, grid), patches.dtype)
