@@ -106,7 +106,8 @@ class BilateralRefine(keras.layers.Layer):
             region=region,
         )
         if self.renormalize:
-            out = keras.ops.cast(patch_ops.normalize(keras.ops.cast(out, "float32")), out.dtype)
+            dtype = "float64" if keras.ops.dtype(out) == "float64" else "float32"
+            out = keras.ops.cast(patch_ops.normalize(keras.ops.cast(out, dtype)), out.dtype)
         return out
 
     def compute_output_shape(self, input_shape):

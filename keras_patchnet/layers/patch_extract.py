@@ -17,6 +17,7 @@ class PatchExtract(keras.layers.Layer):
     Args:
         patch_size: int, side P of the square patches. Default 128.
         min_overlap: int in [0, P), the smallest overlap between neighbouring patches (rule "even").
+            Default None: P // 2.
             64 gives the paper's dense layout (3 x 3 patches at 224 x 224), 1 the fewest patches (2 x 2).
         rule: "even" (overlaps >= min_overlap, equal up to one pixel) or "half_stride" (the report's
             fixed-overlap rule: step P // 2, last patch flush with the edge; `min_overlap` is ignored).
@@ -36,7 +37,7 @@ class PatchExtract(keras.layers.Layer):
     (0, 48, 96)
     """
 
-    def __init__(self, patch_size=128, min_overlap=64, rule="even", **kwargs):
+    def __init__(self, patch_size=128, min_overlap=None, rule="even", **kwargs):
         super().__init__(**kwargs)
         self.patch_size, self.min_overlap, self.rule = grid_lib.check_patch_args(patch_size, min_overlap, rule)
 
@@ -49,8 +50,7 @@ class PatchExtract(keras.layers.Layer):
         return patch_ops.extract_patches(images, self.grid(shape[1], shape[2]))
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"`images` must be 4D (batch, height, width, channels). Received: shape={input_shape}")
+        patch_ops.check_image_shape(input_shape)
         batch, height, width, channels = input_shape
         n = self.grid(height, width).num_patches
         return (None if batch is None else batch * n, self.patch_size, self.patch_size, channels)

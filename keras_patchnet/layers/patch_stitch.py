@@ -42,7 +42,7 @@ class PatchStitch(keras.layers.Layer):
     True
     """
 
-    def __init__(self, patch_size=128, min_overlap=64, rule="even", mode="mean", ridge=1e-5, **kwargs):
+    def __init__(self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, **kwargs):
         super().__init__(**kwargs)
         self.patch_size, self.min_overlap, self.rule = grid_lib.check_patch_args(patch_size, min_overlap, rule)
         if mode not in MODES:

@@ -42,8 +42,10 @@ def check_patch_args(patch_size, min_overlap, rule):
     """Validates the grid arguments and returns them normalised; raises ValueError naming the argument."""
     if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
         raise ValueError(f"`patch_size` must be a positive int. Received: patch_size={patch_size!r}")
+    if min_overlap is None:
+        min_overlap = patch_size // 2
     if isinstance(min_overlap, bool) or not isinstance(min_overlap, (int, np.integer)):
-        raise ValueError(f"`min_overlap` must be an int. Received: min_overlap={min_overlap!r}")
+        raise ValueError(f"`min_overlap` must be an int or None. Received: min_overlap={min_overlap!r}")
     if not 0 <= min_overlap < patch_size:
         raise ValueError(
             "`min_overlap` must satisfy 0 <= min_overlap < patch_size. "
@@ -54,9 +56,10 @@ def check_patch_args(patch_size, min_overlap, rule):
     return int(patch_size), int(min_overlap), rule
 
 
-def axis_origins(length, patch_size, min_overlap=64, rule="even"):
+def axis_origins(length, patch_size, min_overlap=None, rule="even"):
     """Patch origins along one axis of `length` pixels (padded up to `patch_size` when shorter)."""
     P = patch_size
+    min_overlap = P // 2 if min_overlap is None else min_overlap
     L = max(int(length), P)
     if L == P:
         return (0,)
@@ -68,8 +71,10 @@ def axis_origins(length, patch_size, min_overlap=64, rule="even"):
     return tuple(step * i for i in range(n - 1)) + (L - P,)
 
 
-def patch_grid(height, width, patch_size=128, min_overlap=64, rule="even"):
+def patch_grid(height, width, patch_size=128, min_overlap=None, rule="even"):
     """Returns the `PatchGrid` for an image of `height` x `width` pixels.
+
+    `min_overlap=None` means `patch_size // 2` (64 for the paper's 128-pixel patches).
 
     >>> g = patch_grid(224, 224, patch_size=128, min_overlap=64)
     >>> g.origins_y, g.num_patches

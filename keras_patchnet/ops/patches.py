@@ -25,8 +25,18 @@ def _compute_dtype(x):
     return "float64" if ops.dtype(x) == "float64" else "float32"
 
 
+def _const(array, dtype):
+    """A NumPy constant as a backend tensor (torch refuses to mix ndarrays with tensors that require grad)."""
+    return ops.convert_to_tensor(np.asarray(array), dtype=dtype)
+
+
 def _check_images(images, name="images"):
-    shape = tuple(images.shape)
+    return check_image_shape(tuple(images.shape), name)
+
+
+def check_image_shape(shape, name="images"):
+    """Validates a (B, H, W, C) shape with static H, W; raises ValueError naming `name`."""
+    shape = tuple(shape)
     if len(shape) != 4:
         raise ValueError(
             f"`{name}` must be a 4D tensor (batch, height, width, channels). Received: {name}.shape={shape}"
@@ -72,7 +82,7 @@ def _fold_axis(x, index, axis):
     shape[0] = -1
     x = ops.reshape(x, shape[:axis] + [K, length] + shape[axis + 1 :])
     valid = index.fold_valid.reshape((K, length) + (1,) * (len(shape) - axis - 1))
-    return ops.sum(x * ops.cast(valid, x.dtype), axis=axis)
+    return ops.sum(x * _const(valid, x.dtype), axis=axis)
 
 
 def fold_patches(patches, grid):
@@ -129,7 +139,7 @@ def stitch_normals(patches, grid, epsilon=1e-12):
     check_patches(patches, grid)
     dtype = patches.dtype
     x = normalize(ops.cast(patches, _compute_dtype(patches)), epsilon)
-    x = fold_patches(x, grid) / coverage(grid).astype(_compute_dtype(patches))
+    x = fold_patches(x, grid) / _const(coverage(grid), _compute_dtype(patches))
     return ops.cast(_crop(normalize(x, epsilon), grid), dtype)
 
 
@@ -138,7 +148,7 @@ def _weight_map(foreground, grid, dtype):
     if foreground is None:
         if grid.padded_height == grid.height and grid.padded_width == grid.width:
             return None
-        foreground = np.ones((1, grid.height, grid.width, 1), dtype)
+        foreground = _const(np.ones((1, grid.height, grid.width, 1)), dtype)
     return pad_to_grid(ops.cast(foreground, dtype), grid)
 
 
@@ -150,7 +160,7 @@ def _overlap_areas(weights, grid, dtype):
         sat = np.pad(np.ones((grid.padded_height, grid.padded_width)).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
         sat = sat.reshape(-1)
         area = sat[corners[0]] - sat[corners[1]] - sat[corners[2]] + sat[corners[3]]
-        return ops.convert_to_tensor(area.reshape(1, N, N).astype(dtype))
+        return _const(area.reshape(1, N, N), dtype)
     sat = ops.cumsum(ops.cumsum(weights[..., 0], axis=1), axis=2)
     sat = ops.pad(sat, [[0, 0], [1, 0], [1, 0]])
     sat = ops.reshape(sat, (-1, (grid.padded_height + 1) * (grid.padded_width + 1)))
@@ -168,20 +178,21 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5):
     d = ops.cast(patches, dtype)
     summed = fold_patches(d, grid)
     weights = _weight_map(foreground, grid, dtype)
-    count = coverage(grid).astype(dtype)
+    count = _const(coverage(grid), dtype)
     mc = count if weights is None else weights * count
     md = summed if weights is None else weights * summed
     both = extract_patches(ops.concatenate([md, ops.broadcast_to(mc, ops.shape(md))], axis=-1), grid)
     b = ops.sum(both[..., 0] - both[..., 1] * d[..., 0], axis=(1, 2))
     b = ops.reshape(b, (-1, N, 1))
     area = _overlap_areas(weights, grid, dtype)
-    laplacian = ops.sum(area, axis=-1)[..., None] * np.eye(N, dtype=dtype) - area
+    laplacian = ops.sum(area, axis=-1)[..., None] * _const(np.eye(N), dtype) - area
     scale = ops.mean(ops.sum(area, axis=-1) - ops.diagonal(area, axis1=1, axis2=2), axis=-1) + 1.0
-    gauge = ridge * np.eye(N, dtype=dtype) + np.full((N, N), 1.0 / N, dtype)
+    gauge = _const(ridge * np.eye(N) + np.full((N, N), 1.0 / N), dtype)
     system = laplacian + scale[:, None, None] * gauge
     system = ops.broadcast_to(system, (ops.shape(b)[0], N, N))
     t = ops.linalg.solve(system, b)
-    t = t + ops.linalg.solve(system, b - ops.matmul(laplacian, t))
+    # einsum, not matmul: keras.ops.matmul returns float32 for float64 torch tensors (Keras 3.15).
+    t = t + ops.linalg.solve(system, b - ops.einsum("bij,bjk->bik", ops.broadcast_to(laplacian, ops.shape(system)), t))
     return ops.reshape(t, (-1, N)), summed
 
 
@@ -203,6 +214,6 @@ def stitch_depth(patches, grid, foreground=None, ridge=1e-5):
         rows[o : o + grid.patch_size, i] = 1.0
     for i, o in enumerate(grid.origins_x):
         cols[i, o : o + grid.patch_size] = 1.0
-    shift = ops.matmul(ops.matmul(rows, ops.reshape(offsets, (-1, ny, nx))), cols)
-    out = (summed + shift[..., None]) / coverage(grid).astype(dtype)
+    shift = ops.einsum("hy,byx,xw->bhw", _const(rows, dtype), ops.reshape(offsets, (-1, ny, nx)), _const(cols, dtype))
+    out = (summed + shift[..., None]) / _const(coverage(grid), dtype)
     return ops.cast(_crop(out, grid), patches.dtype)

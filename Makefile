@@ -1,0 +1,33 @@
+# Set-up and the two commands of the README. Everything installs into .venv; torch is pinned to 2.13.0 here (the
+# CPU build on this machine's disk); an unpinned torch would pull a multi-GB CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BACKENDS ?= tensorflow torch jax
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[tensorflow-cpu,torch,jax,viz,test]"
+	touch $@
+
+demo: install
+	$(PY) -m keras_patchnet.demo --out out/demo
+
+test: install
+	@status=0; for b in $(BACKENDS); do \
+	  echo "=== KERAS_BACKEND=$$b"; \
+	  KERAS_BACKEND=$$b $(PY) -m pytest -q $(PYTEST_ARGS) || status=1; \
+	done; exit $$status
+
+bench: install
+	for b in $(BACKENDS); do KERAS_BACKEND=$$b $(PY) benchmarks/bench_stitch.py; done
+
+clean:
+	rm -rf $(VENV) out
