@@ -55,11 +55,23 @@ def reflect101_index(length, radius):
     return np.where(i >= length, period - i, i).astype("int32")
 
 
+def _pad_axis(x, radius, axis):
+    length = x.shape[axis]
+    if length <= radius:  # too short to mirror once: fall back to a gather of the reflected indices
+        return ops.take(x, reflect101_index(length, radius), axis=axis)
+    index = [slice(None)] * 4
+    index[axis] = slice(1, radius + 1)
+    head = ops.flip(x[tuple(index)], axis=axis)
+    index[axis] = slice(length - radius - 1, length - 1)
+    tail = ops.flip(x[tuple(index)], axis=axis)
+    return ops.concatenate([head, x, tail], axis=axis)
+
+
 def _pad(x, radius):
+    """Reflect-101 padding of H and W by `radius` pixels, as OpenCV's default border."""
     if radius == 0:
         return x
-    x = ops.take(x, reflect101_index(x.shape[1], radius), axis=1)
-    return ops.take(x, reflect101_index(x.shape[2], radius), axis=2)
+    return _pad_axis(_pad_axis(x, radius, 1), radius, 2)
 
 
 def bilateral_filter(

@@ -1,7 +1,7 @@
 """The patch grid: where patches sit, and the static indices that cut and fold them.
 
 Everything here is NumPy on static shapes and is cached per (height, width, patch size, overlap, rule): the
-indices depend only on the grid, never on the data, so compiled functions see them as constants.
+layout depends only on the grid, never on the data, so compiled functions see it as constants.
 
 Two rules place the patches along each axis of length L (after padding L up to P when L < P):
 
@@ -106,32 +106,13 @@ def _patch_grid(height, width, patch_size, min_overlap, rule):
     )
 
 
-class _AxisIndex(NamedTuple):
-    cut: np.ndarray  # (n * P,) int32: padded-axis pixel read by each position of the concatenated patches
-    fold: np.ndarray  # (K * L,) int32: for each of K cover slots and pixel, position in the concatenated patches
-    fold_valid: np.ndarray  # (K, L) float32: 1 where the slot is used
-    count: np.ndarray  # (L,) float32: how many patches cover each pixel
-
-
 @functools.lru_cache(maxsize=512)
-def axis_index(origins, patch_size, length):
-    """Static gather indices to cut patches along one axis and to fold them back (sum of covering patches)."""
-    P = patch_size
-    origins = np.asarray(origins)
-    cut = (origins[:, None] + np.arange(P)[None, :]).reshape(-1)
-    count = np.zeros(length, np.int64)
+def axis_coverage(origins, patch_size, length):
+    """(length,) float32: how many windows [o, o + patch_size) cover each pixel of the axis."""
+    count = np.zeros(length, "float32")
     for o in origins:
-        count[o : o + P] += 1
-    K = int(count.max())
-    fold = np.zeros((K, length), np.int64)
-    valid = np.zeros((K, length), np.float32)
-    slot = np.zeros(length, np.int64)
-    for i, o in enumerate(origins):
-        pix = np.arange(o, o + P)
-        fold[slot[pix], pix] = i * P + np.arange(P)
-        valid[slot[pix], pix] = 1.0
-        slot[pix] += 1
-    return _AxisIndex(cut.astype("int32"), fold.reshape(-1).astype("int32"), valid, count.astype("float32"))
+        count[o : o + patch_size] += 1
+    return count
 
 
 @functools.lru_cache(maxsize=256)

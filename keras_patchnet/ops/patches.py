@@ -1,7 +1,8 @@
 """Cutting images into patches and stitching patch predictions back, in `keras.ops` only.
 
-Extraction and folding are static gathers whose indices come from `grid.py`; folding sums, for every pixel, the
-patches that cover it (at most K per axis, K = 2 or 3 for usual overlaps), so cost grows linearly with pixels.
+Extraction and folding are static slices laid out by `grid.py` (no gather: slices are memory copies on every
+backend, while XLA's CPU gather is slow); folding sums, for every pixel, the patches that cover it, one axis at a
+time, so cost grows linearly with pixels.
 
 The depth stitch solves for one offset t_k per patch (DESIGN §4.2). With m the foreground weight, c(p) the number
 of patches covering pixel p and D = fold(d) the summed depth, the least-squares normal equations over all
@@ -58,48 +59,60 @@ def pad_to_grid(images, grid):
     return ops.pad(images, [[0, 0], [0, dh], [0, dw], [0, 0]])
 
 
+def _slice(x, start, stop, axis):
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]
+
+
+def _cut_axis(x, origins, size, axis):
+    """Stacks the windows [o, o + size) of `axis` for every origin o on a new axis before it (static slices)."""
+    return ops.stack([_slice(x, o, o + size, axis) for o in origins], axis=axis)
+
+
 def extract_patches(images, grid):
     """Cuts (B, H, W, C) images into (B * N, P, P, C) patches, row-major over the grid."""
     _check_images(images)
-    P, ny, nx = grid.patch_size, len(grid.origins_y), len(grid.origins_x)
-    iy = grid_lib.axis_index(grid.origins_y, P, grid.padded_height)
-    ix = grid_lib.axis_index(grid.origins_x, P, grid.padded_width)
+    P = grid.patch_size
     x = pad_to_grid(images, grid)
-    x = ops.take(x, iy.cut, axis=1)
-    x = ops.take(x, ix.cut, axis=2)
-    channels = images.shape[-1]
-    x = ops.reshape(x, (-1, ny, P, nx, P, channels))
+    x = _cut_axis(x, grid.origins_y, P, axis=1)  # (B, ny, P, Wp, C)
+    x = _cut_axis(x, grid.origins_x, P, axis=3)  # (B, ny, P, nx, P, C)
     x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return ops.reshape(x, (-1, P, P, channels))
+    return ops.reshape(x, (-1, P, P, images.shape[-1]))
 
 
-def _fold_axis(x, index, axis):
-    K, length = index.fold_valid.shape
-    x = ops.take(x, index.fold, axis=axis)
-    if K == 1:
-        return x
-    shape = list(x.shape)
-    shape[0] = -1
-    x = ops.reshape(x, shape[:axis] + [K, length] + shape[axis + 1 :])
-    valid = index.fold_valid.reshape((K, length) + (1,) * (len(shape) - axis - 1))
-    return ops.sum(x * _const(valid, x.dtype), axis=axis)
+def _fold_axis(x, origins, length, window_axis, pixel_axis):
+    """Sums windows back onto the axis they were cut from: `window_axis` indexes the windows, `pixel_axis` the
+    pixels inside each; the result has `window_axis` removed and `length` pixels along the old pixel axis.
+
+    The axis is split into segments covered by a fixed set of windows; each segment is a sum of static slices.
+    """
+    size = x.shape[pixel_axis]
+    bounds = sorted({0, length} | set(origins) | {o + size for o in origins})
+    pieces = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        piece = None
+        for i, o in enumerate(origins):
+            if o <= a and b <= o + size:
+                part = _slice(_slice(x, i, i + 1, window_axis), a - o, b - o, pixel_axis)
+                piece = part if piece is None else piece + part
+        pieces.append(piece)
+    out = pieces[0] if len(pieces) == 1 else ops.concatenate(pieces, axis=pixel_axis)
+    return ops.squeeze(out, axis=window_axis)
 
 
 def fold_patches(patches, grid):
     """Sums (B * N, P, P, C) patches into (B, Hp, Wp, C) padded maps: every pixel gets the sum of its patches."""
     P, ny, nx = grid.patch_size, len(grid.origins_y), len(grid.origins_x)
-    channels = patches.shape[-1]
-    x = ops.reshape(patches, (-1, ny, nx, P, P, channels))
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    x = ops.reshape(x, (-1, ny * P, nx * P, channels))
-    x = _fold_axis(x, grid_lib.axis_index(grid.origins_x, P, grid.padded_width), axis=2)
-    return _fold_axis(x, grid_lib.axis_index(grid.origins_y, P, grid.padded_height), axis=1)
+    x = ops.reshape(patches, (-1, ny, nx, P, P, patches.shape[-1]))
+    x = _fold_axis(x, grid.origins_x, grid.padded_width, window_axis=2, pixel_axis=4)  # (B, ny, P, Wp, C)
+    return _fold_axis(x, grid.origins_y, grid.padded_height, window_axis=1, pixel_axis=2)
 
 
 def coverage(grid):
     """(Hp, Wp, 1) float32 NumPy map: the number of patches covering each pixel."""
-    cy = grid_lib.axis_index(grid.origins_y, grid.patch_size, grid.padded_height).count
-    cx = grid_lib.axis_index(grid.origins_x, grid.patch_size, grid.padded_width).count
+    cy = grid_lib.axis_coverage(grid.origins_y, grid.patch_size, grid.padded_height)
+    cx = grid_lib.axis_coverage(grid.origins_x, grid.patch_size, grid.padded_width)
     return (cy[:, None] * cx[None, :])[..., None]
 
 

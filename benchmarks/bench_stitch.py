@@ -1,0 +1,75 @@
+"""Cost of stitching depth + normals and refining both, per image, on the active Keras backend.
+
+    KERAS_BACKEND=tensorflow python benchmarks/bench_stitch.py [--sizes 224 512 1024 2048] [--batch 32]
+
+Runs the two stitches and the two refinements as one Keras functional model through `predict_on_batch`, compiled
+with XLA (`jit_compile=True`, what Keras' "auto" picks on TensorFlow and JAX) and without it (TF graph / torch
+eager), and prints milliseconds per image, best of `--repeats` after a warm-up. Inputs come from host memory each
+call, as in `predict`.
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_patchnet.layers import BilateralRefine, PatchStitch  # noqa: E402
+
+
+def build(size, patch_size=128, min_overlap=64):
+    grid = PatchStitch(patch_size, min_overlap).grid(size, size)
+    depth = keras.Input((patch_size, patch_size, 1), name="depth_patches")
+    normals = keras.Input((patch_size, patch_size, 3), name="normal_patches")
+    fg = keras.Input((size, size, 1), name="foreground")
+    d = PatchStitch(patch_size, min_overlap, mode="depth")(depth, output_size=(size, size), foreground=fg)
+    n = PatchStitch(patch_size, min_overlap, mode="normals")(normals, output_size=(size, size))
+    d = BilateralRefine(3, 1.0, 0.01)(d, foreground=fg)
+    n = BilateralRefine(3, 1.0, 0.3, renormalize=True)(n, foreground=fg)
+    return keras.Model([depth, normals, fg], [d, n]), grid.num_patches
+
+
+def timeit(fn, repeats):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512, 1024, 2048])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"backend={keras.backend.backend()}")
+    xla = keras.backend.backend() in ("tensorflow", "jax")
+    print(f"{'size':>6} {'batch':>5} {'patches':>7} {'XLA ms/img':>11} {'no-XLA ms/img':>14} {'best ns/pixel':>14}")
+    for size in args.sizes:
+        batch = max(1, min(args.batch, args.batch * 224 * 224 // (size * size)))
+        model, n = build(size)
+        inputs = [
+            rng.normal(size=(batch * n, 128, 128, 1)).astype("float32"),
+            rng.normal(size=(batch * n, 128, 128, 3)).astype("float32"),
+            (rng.random((batch, size, size, 1)) > 0.2).astype("float32"),
+        ]
+        times = []
+        for jit in (True, False):
+            if jit and not xla:
+                times.append(float("nan"))  # torch.compile costs ~1 min per model here; not measured
+                continue
+            model.compile(jit_compile=jit)
+            times.append(timeit(lambda: model.predict_on_batch(inputs), args.repeats) / batch)
+        best = np.nanmin(times)
+        print(f"{size:>6} {batch:>5} {n:>7} {times[0] * 1e3:>11.2f} {times[1] * 1e3:>14.2f} {best / size**2 * 1e9:>14.1f}")
+
+
+if __name__ == "__main__":
+    main()
