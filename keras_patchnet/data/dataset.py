@@ -1,0 +1,140 @@
+"""Batches for `fit`: whole images (end-to-end training through the stitcher) or patches (the report's way)."""
+
+import keras
+import numpy as np
+
+from keras_patchnet.data.augment import augment as augment_sample
+from keras_patchnet.data.synthetic import render
+from keras_patchnet.ops.grid import patch_grid
+
+MODES = ("images", "patches")
+
+
+class SyntheticSource:
+    """Rendered samples on the fly: sample i of epoch e comes from seed (seed, e, i) when `resample` is True.
+
+    Args:
+        num_samples: samples per epoch.
+        height, width: image size.
+        seed: base seed; a held-out split uses a different one (see `keras_patchnet.data.TEST_SEED`).
+        kind: surface kind or None (mixed).
+        resample: draw new samples each epoch (the renderer is cheap), else the same ones every epoch.
+    """
+
+    def __init__(self, num_samples, height=224, width=224, seed=0, kind=None, resample=True):
+        self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
+        self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
+
+    def __len__(self):
+        return self.num_samples
+
+    def load(self, index):
+        epoch = self.epoch if self.resample else 0
+        s = render(np.random.default_rng([self.seed, epoch, int(index)]), self.height, self.width, self.kind)
+        return {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+def relative_depth(depth, mask):
+    """Depth minus its foreground mean, 0 on background."""
+    return np.where(mask, depth - depth[mask].mean() if mask.any() else 0.0, 0.0).astype("float32")
+
+
+def cut_patches(array, grid):
+    """NumPy twin of `ops.extract_patches` for one (H, W, C) array: (N, P, P, C), zero-padded if smaller."""
+    P = grid.patch_size
+    pad = [(0, grid.padded_height - grid.height), (0, grid.padded_width - grid.width), (0, 0)]
+    array = np.pad(array, pad)
+    return np.stack([array[y : y + P, x : x + P] for y in grid.origins_y for x in grid.origins_x])
+
+
+class PatchNetDataset(keras.utils.PyDataset):
+    """A `keras.utils.PyDataset` of (x, y) batches with y = {"depth": ..., "normals": ...}.
+
+    x holds float32 RGB in [0, 255] (the models normalise intensities themselves). Depth targets are in metres,
+    relative to the image's foreground mean when `relative_depth` (0 on background, where normals are 0 too: the
+    losses find the foreground from the targets).
+
+    Args:
+        source: a `TexlessDataset`, a `SyntheticSource`, or anything with `len()` and `load(i)` -> dict.
+        batch_size: images per batch (in "patches" mode, the patches of that many images).
+        mode: "images" -> x (B, H, W, 3); "patches" -> x (B * N, P, P, 3), N patches per image on the grid of
+            `patch_size`, `min_overlap`, `rule`. With `drop_empty_patches`, patches without foreground are left out,
+            so the number of patches varies from batch to batch.
+        augment: horizontal flips (normals' x negated) and photometric jitter of the image only.
+        shuffle: reshuffle sample order every epoch (seeded by `seed` and the epoch).
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of PyDataset.
+    """
+
+    def __init__(
+        self,
+        source,
+        batch_size=8,
+        mode="images",
+        patch_size=128,
+        min_overlap=None,
+        rule="even",
+        relative_depth=True,
+        augment=False,
+        shuffle=True,
+        drop_empty_patches=False,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}")
+        if len(source) < 1:
+            raise ValueError("`source` has no samples")
+        self.source, self.batch_size, self.mode = source, batch_size, mode
+        self.patch_size, self.min_overlap, self.rule = patch_size, min_overlap, rule
+        self.relative_depth, self.augment, self.shuffle = relative_depth, augment, shuffle
+        self.drop_empty_patches, self.seed, self.epoch = drop_empty_patches, seed, 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        n = len(self.source)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self):
+        return -(-len(self.source) // self.batch_size)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        if hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+        self._order = self._make_order()
+
+    def _sample(self, index):
+        sample = self.source.load(int(index))
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, int(index), 7])
+            sample = augment_sample(sample, rng)
+        depth = relative_depth(sample["depth"], sample["mask"]) if self.relative_depth else sample["depth"]
+        return sample["image"].astype("float32"), depth[..., None], sample["normals"].astype("float32")
+
+    def __getitem__(self, index):
+        if index >= len(self):
+            raise IndexError(f"Batch {index} out of range for {len(self)} batches")
+        ids = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        images, depth, normals = zip(*(self._sample(i) for i in ids))
+        shapes = {im.shape for im in images}
+        if self.mode == "images":
+            if len(shapes) > 1:
+                raise ValueError(f"Images of one batch must share a size in mode='images'. Received sizes {shapes}")
+            return np.stack(images), {"depth": np.stack(depth), "normals": np.stack(normals)}
+        xs, ds, ns = [], [], []
+        for im, d, n in zip(images, depth, normals):
+            grid = patch_grid(im.shape[0], im.shape[1], self.patch_size, self.min_overlap, self.rule)
+            x, dp, npatch = cut_patches(im, grid), cut_patches(d, grid), cut_patches(n, grid)
+            if self.drop_empty_patches:
+                keep = np.any(npatch != 0, axis=(1, 2, 3))
+                x, dp, npatch = x[keep], dp[keep], npatch[keep]
+            xs.append(x)
+            ds.append(dp)
+            ns.append(npatch)
+        return np.concatenate(xs), {"depth": np.concatenate(ds), "normals": np.concatenate(ns)}

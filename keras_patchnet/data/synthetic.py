@@ -1,0 +1,218 @@
+"""A renderer of white, textureless, deforming sheets: cloth, paper and garment-like outlines.
+
+NumPy only, vectorised, deterministic by seed. The surface is a depth field Z over normalised image coordinates
+(x̄, ȳ) = ((u - cx) / f, (v - cy) / f) seen by a pinhole camera (OpenCV frame: x right, y down, z forward), so every
+pixel's ray meets it once and depth and normals are exact, not estimated. Z is a tilted plane at 1.0–1.4 m plus a
+sum of deformations, each with an analytic gradient:
+
+- folds: Gaussian ridges or valleys of limited length (cloth, garments);
+- wrinkles: short sinusoids under a Gaussian envelope (cloth, garments);
+- lifted corners and edges: a soft ramp that bends the sheet towards the camera beyond a line;
+- bends: cylinders (a developable deformation, typical of paper).
+
+With P = Z (x̄, ȳ, 1), the normal is n ∝ (Z_x̄, Z_ȳ, -(Z + x̄ Z_x̄ + ȳ Z_ȳ)), unit length and pointing to the camera
+(n_z < 0). Shading is Lambertian with albedo 0.8–0.95, ambient 0.05–0.3, one to four point or directional lights
+(attached shadows only; no cast shadows), an optional weak Blinn-Phong highlight, Gaussian sensor noise and 8-bit
+quantisation. The silhouette is an irregular star-shaped blob or a T-shirt-like outline in the sheet's own
+coordinates, sometimes cut by the image frame. Background: near-black noise, depth 0 and normals 0.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+KINDS = ("cloth", "paper", "garment")
+DEPTH_RANGE = (1.0, 1.4)  # metres, distance of the sheet's centre
+FOCAL_AT_224 = 525.0  # Kinect-like focal length in pixels, for a 224-pixel-wide crop at native resolution
+
+
+class Sample(NamedTuple):
+    image: np.ndarray  # (H, W, 3) uint8
+    depth: np.ndarray  # (H, W) float32, metres, 0 on background
+    normals: np.ndarray  # (H, W, 3) float32, unit, camera frame, towards the camera; 0 on background
+    mask: np.ndarray  # (H, W) bool
+    intrinsics: np.ndarray  # (3, 3) float32
+    params: dict
+
+
+def intrinsics(height, width):
+    """Kinect-like pinhole intrinsics scaled so that any image size sees the same field of view."""
+    f = FOCAL_AT_224 * width / 224.0
+    return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]], "float32")
+
+
+def _gauss(x, sigma):
+    return np.exp(-0.5 * (x / sigma) ** 2)
+
+
+def _fold(p, q, rng):
+    """A ridge (or valley) across direction d, of width w, amplitude a, fading along the ridge over length L."""
+    theta, c = rng.uniform(0, np.pi), rng.uniform(-0.12, 0.12, 2)
+    a, w, length = rng.choice([-1, 1]) * rng.uniform(0.008, 0.04), rng.uniform(0.01, 0.04), rng.uniform(0.08, 0.35)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    s = (p - c[0]) * d[0] + (q - c[1]) * d[1]
+    t = -(p - c[0]) * d[1] + (q - c[1]) * d[0]
+    g = _gauss(s, w) * _gauss(t, length)
+    h = a * g
+    dh_ds, dh_dt = -h * s / w**2, -h * t / length**2
+    return h, dh_ds * d[0] - dh_dt * d[1], dh_ds * d[1] + dh_dt * d[0], ("fold", theta, a, w, length)
+
+
+def _wrinkles(p, q, rng):
+    theta, c = rng.uniform(0, np.pi), rng.uniform(-0.12, 0.12, 2)
+    a, wavelength, extent, phase = rng.uniform(0.0005, 0.0025), rng.uniform(0.03, 0.08), rng.uniform(0.03, 0.08), rng.uniform(0, 2 * np.pi)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    k = 2 * np.pi / wavelength
+    s = (p - c[0]) * d[0] + (q - c[1]) * d[1]
+    r2 = (p - c[0]) ** 2 + (q - c[1]) ** 2
+    env = np.exp(-0.5 * r2 / extent**2)
+    wave = np.sin(k * s + phase)
+    h = a * env * wave
+    dh_ds = a * env * k * np.cos(k * s + phase)
+    denv_dp, denv_dq = -env * (p - c[0]) / extent**2, -env * (q - c[1]) / extent**2
+    return h, dh_ds * d[0] + a * wave * denv_dp, dh_ds * d[1] + a * wave * denv_dq, ("wrinkles", theta, a, wavelength)
+
+
+def _lift(p, q, rng):
+    """Beyond the line d·s = c the sheet rises towards the camera with slope up to `slope` (a lifted edge or
+    corner), through a soft ramp of width w: h = -slope * w * softplus((d·s - c) / w)."""
+    theta = rng.uniform(0, 2 * np.pi)
+    c, slope, w = rng.uniform(0.02, 0.12), rng.uniform(0.15, 0.8), rng.uniform(0.01, 0.05)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    z = (p * d[0] + q * d[1] - c) / w
+    h = -slope * w * np.logaddexp(0.0, z)
+    dh_ds = -slope / (1.0 + np.exp(-z))
+    return h, dh_ds * d[0], dh_ds * d[1], ("lift", theta, c, slope)
+
+
+def _bend(p, q, rng):
+    """A cylinder of curvature k around an axis in the sheet: h = k / 2 (d·s - c)^2, developable like paper."""
+    theta, c, k = rng.uniform(0, np.pi), rng.uniform(-0.1, 0.1), rng.choice([-1, 1]) * rng.uniform(0.5, 5.0)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    s = p * d[0] + q * d[1] - c
+    return 0.5 * k * s**2, k * s * d[0], k * s * d[1], ("bend", theta, c, k)
+
+
+DEFORMATIONS = {
+    "cloth": ((_fold, 2, 6), (_wrinkles, 0, 4), (_lift, 0, 2)),
+    "paper": ((_bend, 1, 3), (_lift, 0, 1)),
+    "garment": ((_fold, 3, 8), (_wrinkles, 1, 5), (_lift, 0, 1)),
+}
+
+
+def _silhouette(p, q, kind, rng):
+    """Foreground in sheet coordinates (metres): an irregular blob, or a T-shirt-like outline for garments."""
+    c = rng.uniform(-0.06, 0.06, 2)
+    x, y = p - c[0], q - c[1]
+    if kind == "garment":
+        rot = rng.uniform(-0.4, 0.4)
+        x, y = x * np.cos(rot) + y * np.sin(rot), -x * np.sin(rot) + y * np.cos(rot)
+        bw, bh = rng.uniform(0.09, 0.14), rng.uniform(0.12, 0.2)
+        body = (np.abs(x) < bw) & (np.abs(y) < bh)
+        sleeve_len, sleeve_w = rng.uniform(0.05, 0.12), rng.uniform(0.04, 0.07)
+        sleeves = (np.abs(x) < bw + sleeve_len) & (y > -bh) & (y < -bh + 2 * sleeve_w)
+        neck = (x**2 + (y + bh) ** 2) < rng.uniform(0.02, 0.04) ** 2
+        return (body | sleeves) & ~neck
+    radius = rng.uniform(0.1, 0.22)
+    angle = np.arctan2(y, x)
+    r = np.ones_like(angle)
+    for k in range(2, 7):
+        r += rng.uniform(0, 0.25 / k * 2) * np.cos(k * angle + rng.uniform(0, 2 * np.pi))
+    return np.hypot(x, y) < radius * r
+
+
+def _shade(normals, points, rng):
+    """Radiance (n, 3) of foreground points (n, 3) with unit normals (n, 3)."""
+    n_lights = int(rng.integers(1, 5))
+    albedo, ambient = rng.uniform(0.8, 0.95), rng.uniform(0.05, 0.3)
+    view = -points / np.linalg.norm(points, axis=-1, keepdims=True)
+    radiance = np.full(points.shape, ambient, "float64")
+    lights = []
+    for _ in range(n_lights):
+        power = rng.uniform(0.4, 1.0) / n_lights**0.75
+        tint = 1.0 + rng.uniform(-0.05, 0.05, 3)
+        direction = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), -rng.uniform(0.3, 1.2)])
+        if rng.random() < 0.5:  # directional light
+            to_light = np.broadcast_to(direction / np.linalg.norm(direction), points.shape)
+            falloff = 1.0
+            lights.append(("directional", direction.tolist(), power))
+        else:  # point light about 0.5-1.5 m from the sheet's centre, on the camera's side
+            centre = points.mean(axis=0) if len(points) else np.array([0, 0, 1.2])
+            position = centre + direction / np.linalg.norm(direction) * rng.uniform(0.5, 1.5)
+            to_light = position - points
+            dist = np.linalg.norm(to_light, axis=-1, keepdims=True)
+            to_light, falloff = to_light / dist, (np.linalg.norm(position - centre) / dist) ** 2
+            lights.append(("point", position.tolist(), power))
+        lambert = np.clip(np.sum(normals * to_light, axis=-1, keepdims=True), 0, None)
+        radiance += power * tint * falloff * lambert
+        if rng.random() < 0.4:  # weak Blinn-Phong highlight
+            half = to_light + view
+            half /= np.linalg.norm(half, axis=-1, keepdims=True)
+            spec = np.clip(np.sum(normals * half, axis=-1, keepdims=True), 0, None) ** rng.uniform(10, 40)
+            radiance += rng.uniform(0.02, 0.1) * power * falloff * spec * (lambert > 0)
+    return albedo * radiance, {"n_lights": n_lights, "albedo": albedo, "ambient": ambient, "lights": lights}
+
+
+def render(seed, height=224, width=224, kind=None):
+    """Renders one sample; the same `seed` and size give the same sample.
+
+    Args:
+        seed: int (or a numpy Generator).
+        height, width: output size in pixels (any size; the field of view follows the width).
+        kind: "cloth", "paper", "garment" or None (drawn from the seed).
+
+    Returns:
+        `Sample(image, depth, normals, mask, intrinsics, params)`.
+
+    >>> s = render(0, 64, 80)
+    >>> s.image.shape, s.image.dtype.name, s.depth.shape, s.normals.shape
+    ((64, 80, 3), 'uint8', (64, 80), (64, 80, 3))
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if kind is None:
+        kind = KINDS[int(rng.integers(len(KINDS)))]
+    if kind not in KINDS:
+        raise ValueError(f"`kind` must be one of {KINDS} or None. Received: kind={kind!r}")
+    K = intrinsics(height, width)
+    v, u = np.mgrid[:height, :width].astype("float32")
+    xn_full, yn_full = (u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]
+    z0 = rng.uniform(*DEPTH_RANGE)
+    tilt = rng.uniform(-0.6, 0.6, 2)  # dZ/dp, dZ/dq: up to ~30 degrees
+    mask = _silhouette(xn_full * z0, yn_full * z0, kind, rng)
+    # Geometry and shading only on the silhouette's pixels (a third of the image on average).
+    xn, yn = xn_full[mask].astype("float64"), yn_full[mask].astype("float64")
+    p, q = xn * z0, yn * z0  # metric coordinates on the fronto-parallel plane at z0
+    Z, Zp, Zq = z0 + tilt[0] * p + tilt[1] * q, np.full_like(p, tilt[0]), np.full_like(p, tilt[1])
+    parts = []
+    for fn, lo, hi in DEFORMATIONS[kind]:
+        for _ in range(int(rng.integers(lo, hi + 1))):
+            h, hp, hq, info = fn(p, q, rng)
+            Z, Zp, Zq = Z + h, Zp + hp, Zq + hq
+            parts.append(info)
+    Zx, Zy = Zp * z0, Zq * z0  # derivatives with respect to x̄, ȳ
+    normals = np.stack([Zx, Zy, -(Z + xn * Zx + yn * Zy)], axis=-1)
+    normals /= np.sqrt(np.sum(normals**2, axis=-1, keepdims=True))
+    points = Z[:, None] * np.stack([xn, yn, np.ones_like(xn)], axis=-1)
+    radiance, light_params = _shade(normals, points, rng)
+    noise_sigma = rng.uniform(0.004, 0.02)
+    radiance += noise_sigma * rng.standard_normal(radiance.shape)
+    image = (rng.uniform(0.0, 0.04) + 0.01 * rng.standard_normal((height, width, 3), dtype="float32"))
+    image[mask] = radiance
+    image = np.clip(np.round(image * 255), 0, 255).astype("uint8")
+    depth = np.zeros((height, width), "float32")
+    depth[mask] = Z
+    normal_map = np.zeros((height, width, 3), "float32")
+    normal_map[mask] = normals
+    params = {"kind": kind, "z0": z0, "tilt": tilt.tolist(), "deformations": parts, "noise_sigma": noise_sigma, **light_params}
+    return Sample(image, depth, normal_map, mask, K, params)
+
+
+def render_batch(seeds, height=224, width=224, kind=None):
+    """Stacks `render` over seeds: dict of images (B,H,W,3) uint8, depth (B,H,W,1), normals (B,H,W,3), mask."""
+    samples = [render(int(s), height, width, kind) for s in seeds]
+    return {
+        "images": np.stack([s.image for s in samples]),
+        "depth": np.stack([s.depth for s in samples])[..., None],
+        "normals": np.stack([s.normals for s in samples]),
+        "mask": np.stack([s.mask for s in samples])[..., None],
+    }

@@ -1,0 +1,232 @@
+"""Reader (and synthetic writer) for the layout of the texture-less deformable surfaces dataset.
+
+Bednarik, Fua, Salzmann, "Learning to Reconstruct Texture-less Deformable Surfaces from a Single View", 3DV 2018:
+
+    root/camera_intrinsics.txt                      3 x 3 matrix (optional)
+    root/<object>/images/<sequence>/rgb_NNNN.tiff   224 x 224 RGB
+    root/<object>/depth_maps/<sequence>/*_NNNN.npz  key "depth", (H, W) metres, 0 on background
+    root/<object>/normals/<sequence>/*_NNNN.npz     key "normals", (H, W, 3), 0 on background
+
+Files are paired by object, sequence and frame number (the digits before the extension), never by listing order.
+Splits hold out whole sequences by default: adjacent frames of one sequence are near-duplicates, so the report's
+random frame split leaks test frames into training.
+"""
+
+import os
+import re
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+SPLITS = ("sequence", "object", "frame")
+_FRAME = re.compile(r"(\d+)\.[A-Za-z0-9]+$")
+_KINDS = {"images": (".tif", ".tiff", ".png"), "depth_maps": (".npz",), "normals": (".npz",)}
+
+
+class Record(NamedTuple):
+    object: str
+    sequence: str
+    frame: int
+    image: str
+    depth: str
+    normals: str
+
+
+class DataError(ValueError):
+    """A file of the dataset is missing, unreadable or inconsistent; the message names the file."""
+
+
+def _frames(folder, extensions):
+    found = {}
+    if not os.path.isdir(folder):
+        return found
+    for name in sorted(os.listdir(folder)):
+        m = _FRAME.search(name)
+        if m and name.lower().endswith(extensions):
+            found[int(m.group(1))] = os.path.join(folder, name)
+    return found
+
+
+def read_image(path):
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except Exception as e:  # PIL raises many types for bad files
+        raise DataError(f"Cannot read image file {path}: {e}") from None
+
+
+def _read_npz(path, key):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if key not in f:
+                raise DataError(f"File {path} has no array {key!r} (keys: {sorted(f.keys())})")
+            return f[key]
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f"Cannot read {key} file {path}: {e}") from None
+
+
+class TexlessDataset:
+    """Index of a dataset folder in the layout above, with filters, splits and validated loading.
+
+    Args:
+        root: dataset folder.
+        objects: optional list of object names to keep (e.g. ["cloth", "tshirt"]).
+        sequences: optional list of sequence names to keep.
+        on_error: "raise" (default): a missing pair raises `DataError` naming the file; "skip": warn and skip it.
+            Applies to the index here and to `load` through `validate()`.
+
+    Example:
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_synthetic(root, {"cloth": ["Lc_top", "Ll_left"]}, frames=2, size=32)
+    >>> ds = TexlessDataset(root)
+    >>> len(ds), ds.records[0].sequence, ds.load(0)["image"].shape
+    (4, 'Lc_top', (32, 32, 3))
+    """
+
+    def __init__(self, root, objects=None, sequences=None, on_error="raise", records=None):
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"`on_error` must be 'raise' or 'skip'. Received: on_error={on_error!r}")
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"Dataset folder not found: root={root!r}")
+        self.root, self.on_error = root, on_error
+        self.records = records if records is not None else self._scan(objects, sequences)
+        if not self.records:
+            raise DataError(f"No samples found under {root} (objects={objects}, sequences={sequences})")
+        path = os.path.join(root, "camera_intrinsics.txt")
+        self.intrinsics = np.loadtxt(path).astype("float32") if os.path.exists(path) else None
+
+    def _problem(self, message):
+        if self.on_error == "raise":
+            raise DataError(message)
+        warnings.warn(message + " (skipped)", stacklevel=3)
+
+    def _scan(self, objects, sequences):
+        records = []
+        for obj in sorted(os.listdir(self.root)):
+            if not os.path.isdir(os.path.join(self.root, obj, "images")) or (objects and obj not in objects):
+                continue
+            for seq in sorted(os.listdir(os.path.join(self.root, obj, "images"))):
+                if sequences and seq not in sequences:
+                    continue
+                found = {k: _frames(os.path.join(self.root, obj, k, seq), ext) for k, ext in _KINDS.items()}
+                for frame in sorted(set().union(*found.values())):
+                    paths = [found[k].get(frame) for k in _KINDS]
+                    if None in paths:
+                        have = next(p for p in paths if p)
+                        missing = [k for k, p in zip(_KINDS, paths) if p is None]
+                        self._problem(f"{have}: no matching {' or '.join(missing)} file for frame {frame}")
+                        continue
+                    records.append(Record(obj, seq, frame, *paths))
+        return records
+
+    def __len__(self):
+        return len(self.records)
+
+    def subset(self, records):
+        return TexlessDataset(self.root, on_error=self.on_error, records=list(records))
+
+    def load(self, index):
+        """Sample `index` as a dict: image (H,W,3) uint8, depth (H,W) float32 m, normals (H,W,3), mask (H,W)."""
+        r = self.records[index]
+        image = read_image(r.image)
+        depth = np.asarray(_read_npz(r.depth, "depth"), "float32")
+        normals = np.asarray(_read_npz(r.normals, "normals"), "float32")
+        if depth.ndim == 3 and depth.shape[-1] == 1:
+            depth = depth[..., 0]
+        if depth.shape != image.shape[:2]:
+            raise DataError(f"{r.depth}: depth shape {depth.shape} does not match image {image.shape[:2]} ({r.image})")
+        if normals.shape != image.shape[:2] + (3,):
+            raise DataError(f"{r.normals}: normals shape {normals.shape}, expected {image.shape[:2] + (3,)}")
+        mask = (depth > 0) & (np.linalg.norm(normals, axis=-1) > 0.5)
+        if not mask.any():
+            raise DataError(f"{r.depth}: no foreground (depth > 0 with a unit normal) in frame {r.frame}")
+        return {"image": image, "depth": depth, "normals": normals, "mask": mask}
+
+    def validate(self):
+        """Loads every sample; with on_error="skip" returns a dataset without the bad ones, else raises."""
+        good = []
+        for i, r in enumerate(self.records):
+            try:
+                self.load(i)
+                good.append(r)
+            except DataError as e:
+                self._problem(str(e))
+        return self.subset(good)
+
+    def split(self, by="sequence", test_fraction=0.2, seed=0, test_objects=None):
+        """(train, test) datasets. by="sequence": whole sequences held out per object (default); by="object":
+        whole objects (`test_objects`, or a share drawn by seed); by="frame": random frames (leaks near-duplicates:
+        only for comparison with the report)."""
+        if by not in SPLITS:
+            raise ValueError(f"`by` must be one of {SPLITS}. Received: by={by!r}")
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"`test_fraction` must be in (0, 1). Received: test_fraction={test_fraction!r}")
+        rng = np.random.default_rng(seed)
+        if by == "frame":
+            order = rng.permutation(len(self.records))
+            n_test = max(1, int(round(test_fraction * len(order))))
+            test_ids = set(order[:n_test].tolist())
+            is_test = [i in test_ids for i in range(len(self.records))]
+        elif by == "object":
+            objects = sorted({r.object for r in self.records})
+            if test_objects is None:
+                n = max(1, int(round(test_fraction * len(objects))))
+                test_objects = [objects[i] for i in rng.permutation(len(objects))[:n]]
+            unknown = set(test_objects) - set(objects)
+            if unknown:
+                raise ValueError(f"`test_objects` {sorted(unknown)} not in the dataset's objects {objects}")
+            if set(test_objects) >= set(objects):
+                raise ValueError(f"`test_objects` leaves no object for training: {sorted(test_objects)}")
+            is_test = [r.object in test_objects for r in self.records]
+        else:
+            held = set()
+            for obj in sorted({r.object for r in self.records}):
+                seqs = sorted({r.sequence for r in self.records if r.object == obj})
+                if len(seqs) < 2:
+                    warnings.warn(f"Object {obj!r} has one sequence; it stays in training for a sequence split")
+                    continue
+                n = min(len(seqs) - 1, max(1, int(round(test_fraction * len(seqs)))))
+                held |= {(obj, seqs[i]) for i in rng.permutation(len(seqs))[:n]}
+            is_test = [(r.object, r.sequence) in held for r in self.records]
+        train = [r for r, t in zip(self.records, is_test) if not t]
+        test = [r for r, t in zip(self.records, is_test) if t]
+        if not train or not test:
+            raise ValueError(f"Split by {by} left an empty side ({len(train)} train, {len(test)} test samples)")
+        return self.subset(train), self.subset(test)
+
+
+def write_synthetic(root, sequences, frames=4, size=224, seed=0):
+    """Renders a synthetic dataset in the layout above and returns its root.
+
+    Args:
+        sequences: {object: [sequence names]}; each sequence shares a surface kind (paper for "paper", garment for
+            shirt-like names, else cloth) and gets `frames` frames with consecutive numbers.
+        size: int or (height, width).
+    """
+    from PIL import Image
+
+    from keras_patchnet.data.synthetic import intrinsics, render
+
+    height, width = (size, size) if np.isscalar(size) else size
+    os.makedirs(root, exist_ok=True)
+    np.savetxt(os.path.join(root, "camera_intrinsics.txt"), intrinsics(height, width))
+    k = 0
+    for obj, seqs in sequences.items():
+        kind = "paper" if obj == "paper" else "garment" if obj in ("tshirt", "sweater", "hoody") else "cloth"
+        for seq in seqs:
+            folders = {d: os.path.join(root, obj, d, seq) for d in _KINDS}
+            for folder in folders.values():
+                os.makedirs(folder, exist_ok=True)
+            for frame in range(frames):
+                s = render(seed * 1_000_003 + k, height, width, kind)
+                k += 1
+                Image.fromarray(s.image).save(os.path.join(folders["images"], f"rgb_{frame:04d}.tiff"))
+                np.savez_compressed(os.path.join(folders["depth_maps"], f"depth_{frame:04d}.npz"), depth=s.depth)
+                np.savez_compressed(os.path.join(folders["normals"], f"normals_{frame:04d}.npz"), normals=s.normals)
+    return root
