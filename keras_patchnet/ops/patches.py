@@ -142,12 +142,14 @@ def stitch_mean(patches, grid):
     return _crop(x / ops.cast(coverage(grid), x.dtype), grid)
 
 
-def normalize(x, epsilon=1e-12):
-    """x / |x| along the last axis, with `epsilon` inside the square root (zero vectors stay zero, finite gradient)."""
+def normalize(x, epsilon=1e-6):
+    """x / sqrt(|x|^2 + epsilon) along the last axis: unit vectors for |x| >> sqrt(epsilon), zero vectors stay zero,
+    and the gradient stays below 1 / sqrt(epsilon) (1e3 by default). A smaller epsilon lets a network's all-zero
+    prediction (a dead ReLU pixel) send gradients of 1e20 through the two normalisations of the stitch."""
     return x * ops.rsqrt(ops.sum(ops.square(x), axis=-1, keepdims=True) + epsilon)
 
 
-def stitch_normals(patches, grid, epsilon=1e-12):
+def stitch_normals(patches, grid, epsilon=1e-6):
     """Normalises each patch per pixel, averages the patches over each pixel, and renormalises."""
     check_patches(patches, grid)
     dtype = patches.dtype

@@ -1,0 +1,124 @@
+"""PatchNet: the full-image model that owns a patch network and the extract / stitch / refine layers."""
+
+import keras
+
+from keras_patchnet.layers import BilateralRefine, PatchExtract, PatchStitch
+from keras_patchnet.ops.patches import check_image_shape
+
+
+@keras.saving.register_keras_serializable(package="keras_patchnet")
+class PatchNet(keras.Model):
+    """Depth and normal maps of a textureless surface from RGB images of any size (Tsoli & Argyros, 2019).
+
+    Images are cut into overlapping patches, the patch network predicts relative depth and normals per patch, the
+    patches are stitched back (normals averaged and renormalised; depth patches shifted by least-squares offsets over
+    the overlaps) and the seams are smoothed by a foreground-aware bilateral filter. Every step is differentiable,
+    so the model trains with plain `fit` on whole images (loss after stitching), while `.patch_model` trains on
+    patches (the report's way).
+
+    Input contract: RGB images (B, H, W, 3), uint8 or float, any scale (each patch is divided by its own maximum),
+    any H and W (smaller than a patch: zero-padded, then cropped); optionally a dict {"images": ..., "mask": (B, H,
+    W, 1)} whose foreground mask restricts the depth offset solve and the refinement to the surface.
+    Outputs: {"depth": (B, H, W, 1) relative depth in metres (defined up to one constant per image),
+    "normals": (B, H, W, 3) unit normals in the camera frame (OpenCV axes: x right, y down, z forward), pointing to
+    the camera}.
+
+    Args:
+        patch_model: a Keras model patches (N, P, P, 3) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
+        patch_size: P, must match `patch_model`. Default 128.
+        min_overlap, rule: the patch grid (`PatchExtract`). Default: overlap >= P // 2, "even" rule.
+        refine: apply `BilateralRefine` to both maps. Default True.
+        refine_region: "seams" (default: only pixels within `seam_width` of an inner patch edge) or "all".
+        seam_width, refine_diameter, refine_sigma_space: the filter's band and window (pixels).
+        depth_sigma_range: range sigma for depth, in metres (default 0.05).
+        normals_sigma_range: range sigma for normals (unit-vector components, L1; default 0.3 as in the report).
+    """
+
+    def __init__(
+        self,
+        patch_model,
+        patch_size=128,
+        min_overlap=None,
+        rule="even",
+        refine=True,
+        refine_region="seams",
+        seam_width=3,
+        refine_diameter=5,
+        refine_sigma_space=1.5,
+        depth_sigma_range=0.05,
+        normals_sigma_range=0.3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(patch_model, dict):
+            patch_model = keras.saving.deserialize_keras_object(patch_model)
+        expected = (None, patch_size, patch_size, 3)
+        if tuple(patch_model.input_shape) != expected:
+            raise ValueError(
+                f"`patch_model` must take patches of shape {expected} for patch_size={patch_size}. "
+                f"Received: patch_model.input_shape={patch_model.input_shape}"
+            )
+        self.patch_model = patch_model
+        grid = {"patch_size": patch_size, "min_overlap": min_overlap, "rule": rule}
+        self.extract = PatchExtract(**grid, name="extract")
+        self.stitch_depth = PatchStitch(**grid, mode="depth", name="stitch_depth")
+        self.stitch_normals = PatchStitch(**grid, mode="normals", name="stitch_normals")
+        refine_args = dict(
+            diameter=refine_diameter, sigma_space=refine_sigma_space, region=refine_region, seam_width=seam_width, **grid
+        )
+        self.refine_depth = BilateralRefine(sigma_range=depth_sigma_range, name="refine_depth", **refine_args)
+        self.refine_normals = BilateralRefine(
+            sigma_range=normals_sigma_range, renormalize=True, name="refine_normals", **refine_args
+        )
+        self.patch_size, self.min_overlap, self.rule = patch_size, self.extract.min_overlap, rule
+        self.refine, self.refine_region, self.seam_width = bool(refine), refine_region, seam_width
+        self.refine_diameter, self.refine_sigma_space = refine_diameter, refine_sigma_space
+        self.depth_sigma_range, self.normals_sigma_range = depth_sigma_range, normals_sigma_range
+
+    def call(self, inputs, training=None):
+        if isinstance(inputs, dict):
+            if "images" not in inputs:
+                raise ValueError(f"A dict input needs an 'images' entry. Received keys: {sorted(inputs)}")
+            images, foreground = inputs["images"], inputs.get("mask")
+        else:
+            images, foreground = inputs, None
+        shape = check_image_shape(tuple(images.shape), "images")
+        if shape[-1] != 3:
+            raise ValueError(f"`images` must have 3 (RGB) channels. Received: images.shape={shape}")
+        size = shape[1:3]
+        if foreground is not None:
+            if tuple(foreground.shape[1:]) != (*size, 1):
+                raise ValueError(
+                    f"`mask` must have shape (batch, {size[0]}, {size[1]}, 1) like the images. "
+                    f"Received: mask.shape={tuple(foreground.shape)}"
+                )
+            foreground = keras.ops.cast(foreground, "float32")
+        predictions = self.patch_model(self.extract(images), training=training)
+        depth = self.stitch_depth(predictions["depth"], output_size=size, foreground=foreground)
+        normals = self.stitch_normals(predictions["normals"], output_size=size)
+        if self.refine:
+            depth = self.refine_depth(depth, foreground=foreground)
+            normals = self.refine_normals(normals, foreground=foreground)
+        return {"depth": depth, "normals": normals}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "patch_model": keras.saving.serialize_keras_object(self.patch_model),
+            "patch_size": self.patch_size,
+            "min_overlap": self.min_overlap,
+            "rule": self.rule,
+            "refine": self.refine,
+            "refine_region": self.refine_region,
+            "seam_width": self.seam_width,
+            "refine_diameter": self.refine_diameter,
+            "refine_sigma_space": self.refine_sigma_space,
+            "depth_sigma_range": self.depth_sigma_range,
+            "normals_sigma_range": self.normals_sigma_range,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["patch_model"] = keras.saving.deserialize_keras_object(config["patch_model"])
+        return cls(**config)
