@@ -115,3 +115,43 @@ def assert_config_complete(layer):
     config = layer.get_config()
     missing = [p for p in params if p not in config]
     assert not missing, f"{layer.__class__.__name__}.get_config() misses {missing}"
+
+
+def weight_gradients(model, x, loss_fn):
+    """Gradients of loss_fn(model(x, training=True)) with respect to model.trainable_weights, as NumPy arrays."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn(model(x, training=True))
+        return [None if g is None else g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
+    if BACKEND == "torch":
+        model.zero_grad() if hasattr(model, "zero_grad") else None
+        loss = loss_fn(model(x, training=True))
+        loss.backward()
+        return [None if w.value.grad is None else w.value.grad.cpu().numpy() for w in model.trainable_weights]
+    import jax
+
+    trainable = [w.value for w in model.trainable_weights]
+    non_trainable = [w.value for w in model.non_trainable_weights]
+
+    def f(tv):
+        out, _ = model.stateless_call(tv, non_trainable, x, training=True)
+        return loss_fn(out)
+
+    return [np.asarray(g) for g in jax.grad(f)(trainable)]
+
+
+def set_deterministic_weights(model, seed=0):
+    """Fills every weight from a seeded NumPy generator (same values on every backend); BN variances stay > 0."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if "variance" in w.path:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif "gamma" in w.path:
+            value = rng.uniform(0.8, 1.2, shape)
+        else:
+            fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+            value = rng.normal(0, 1.0 / np.sqrt(max(fan_in, 1)), shape) if len(shape) > 1 else rng.normal(0, 0.05, shape)
+        w.assign(value.astype(w.dtype))

@@ -79,19 +79,29 @@ def test_patch_without_shared_foreground_gets_finite_offset_and_empty_mask_is_fi
         assert np.isfinite(to_numpy(stitch(patches, output_size=(224, 224), foreground=mask))).all()
 
 
+def grid_count(grid):
+    count = np.zeros((grid.height, grid.width))
+    for oy in grid.origins_y:
+        for ox in grid.origins_x:
+            count[oy : oy + grid.patch_size, ox : ox + grid.patch_size] += 1
+    return count
+
+
 def test_normals_are_averaged_then_renormalised():
     rng = np.random.default_rng(0)
     patches = rng.normal(size=(4, 16, 16, 3)).astype("float32")
     out = to_numpy(PatchStitch(16, min_overlap=4, mode="normals")(patches, output_size=(20, 28)))
     grid = PatchExtract(16, min_overlap=4).grid(20, 28)
-    unit = patches / np.linalg.norm(patches, axis=-1, keepdims=True)
+    eps = 1e-6  # the documented epsilon of `normalize`: x / sqrt(|x|^2 + eps)
+    unit = patches / np.sqrt(np.sum(patches.astype("float64") ** 2, axis=-1, keepdims=True) + eps)
     expected = np.zeros((grid.height, grid.width, 3))
     k = 0
     for oy in grid.origins_y:
         for ox in grid.origins_x:
             expected[oy : oy + 16, ox : ox + 16] += unit[k]
             k += 1
-    expected /= np.linalg.norm(expected, axis=-1, keepdims=True)
+    expected /= grid_count(grid)[..., None]
+    expected /= np.sqrt(np.sum(expected**2, axis=-1, keepdims=True) + eps)
     np.testing.assert_allclose(out[0], expected, atol=1e-5)
 
 

@@ -75,6 +75,10 @@ class PatchNet(keras.Model):
         self.refine_diameter, self.refine_sigma_space = refine_diameter, refine_sigma_space
         self.depth_sigma_range, self.normals_sigma_range = depth_sigma_range, normals_sigma_range
 
+    def build(self, input_shape=None):
+        # The patch network is built at construction; the other layers hold no weights.
+        self.built = True
+
     def call(self, inputs, training=None):
         if isinstance(inputs, dict):
             if "images" not in inputs:

@@ -1,0 +1,204 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_patchnet import losses, metrics, models
+from keras_patchnet.data import render_batch
+from tests.golden.make_golden import CONFIGS, HERE, build
+from tests.helpers import BACKEND, set_deterministic_weights, to_numpy, weight_gradients
+
+PARAMS = {"baseline": 768_204, "unet": 1_989_452, "inception": 10_756_132}
+
+
+def count(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_trainable_parameter_counts_match_the_report(name):
+    model = getattr(models, name)()
+    assert count(model.patch_model.trainable_weights) == PARAMS[name]
+    assert count(model.trainable_weights) == PARAMS[name]
+
+
+def test_baseline_total_parameters_and_non_trainable_bn_statistics():
+    net = models.baseline_network()
+    assert count(net.weights) == 771_372 and count(net.non_trainable_weights) == 3_168
+
+
+def test_list_models():
+    assert models.list_models() == ["baseline", "inception", "unet"]
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_every_trainable_weight_gets_a_finite_nonzero_gradient(name):
+    keras.utils.set_random_seed(0)
+    net = getattr(models, f"{name}_network")(**({} if name == "inception" else {"patch_size": 32, "width": 2}))
+    size = net.input_shape[1]
+    x = np.random.default_rng(0).random((2, size, size, 3)).astype("float32") * 255
+    target = np.random.default_rng(1).normal(size=(2, size, size, 3)).astype("float32")
+    loss_fn = lambda out: keras.ops.mean(keras.ops.square(keras.ops.subtract(out["normals"], target))) + keras.ops.mean(  # noqa: E731
+        keras.ops.square(out["depth"])
+    )
+    grads = weight_gradients(net, x, loss_fn)
+    for w, g in zip(net.trainable_weights, grads):
+        assert g is not None and np.isfinite(g).all(), w.path
+        assert np.abs(g).max() > 0, w.path
+
+
+@pytest.mark.parametrize("patch_size", [64, 96, 160])
+def test_unet_bottleneck_works_for_any_multiple_of_32(patch_size):
+    net = models.unet_network(patch_size=patch_size, width=2)
+    out = net(np.zeros((1, patch_size, patch_size, 3), "float32"))
+    assert tuple(out["depth"].shape) == (1, patch_size, patch_size, 1)
+    assert tuple(out["normals"].shape) == (1, patch_size, patch_size, 3)
+
+
+def test_full_image_model_takes_any_size_and_uint8_or_float():
+    model = models.baseline(patch_size=32, width=2)
+    for size in [(48, 56), (20, 70), (33, 33)]:
+        images = render_batch([1, 2], *size)["images"]
+        out_uint8 = model(images)
+        assert tuple(out_uint8["depth"].shape) == (2, *size, 1) and tuple(out_uint8["normals"].shape) == (2, *size, 3)
+        out_float = model(images.astype("float32") / 255.0)  # scale does not matter: per-patch normalisation
+        np.testing.assert_allclose(to_numpy(out_float["normals"]), to_numpy(out_uint8["normals"]), atol=2e-3)
+        norms = np.linalg.norm(to_numpy(out_uint8["normals"]), axis=-1)
+        assert norms.max() < 1.0 + 1e-4  # unit, or 0 where an untrained network outputs an all-zero vector
+    assert model.patch_model is model.layers[0] or model.patch_model.name == "baseline"
+
+
+def test_mask_input_restricts_the_depth_solve():
+    model = models.baseline(patch_size=32, width=2)
+    b = render_batch([3], 48, 56)
+    out = model({"images": b["images"], "mask": b["mask"].astype("float32")})
+    assert np.isfinite(to_numpy(out["depth"])).all()
+
+
+def _fit(model, x, y, loss, epochs=6):
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss, jit_compile=False)
+    history = model.fit(x, y, batch_size=4, epochs=epochs, verbose=0, shuffle=False)
+    return history.history["loss"]
+
+
+def test_fit_on_whole_images_trains_through_the_stitcher():
+    keras.utils.set_random_seed(0)
+    model = models.baseline(patch_size=32, width=2, min_overlap=8)
+    b = render_batch(range(4), 48, 56)
+    loss = _fit(model, b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, losses.patchnet_losses())
+    assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0]
+
+
+def test_fit_on_patches_as_in_the_report():
+    from keras_patchnet.data import PatchNetDataset, SyntheticSource
+
+    keras.utils.set_random_seed(0)
+    model = models.baseline(patch_size=32, width=2, min_overlap=8)
+    ds = PatchNetDataset(SyntheticSource(4, 48, 56, resample=False), batch_size=4, mode="patches", patch_size=32, min_overlap=8, shuffle=False)
+    x, y = ds[0]
+    loss = _fit(model.patch_model, x, y, losses.patchnet_losses(reduction="sum"))
+    assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0]
+
+
+def test_batchnorm_statistics_move_under_fit():
+    model = models.baseline(patch_size=32, width=2, min_overlap=8)
+    b = render_batch(range(4), 48, 56)
+    moving = [w for w in model.non_trainable_weights if "moving_mean" in w.path][0]
+    before = to_numpy(moving).copy()
+    _fit(model, b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, losses.patchnet_losses(), epochs=1)
+    assert not np.allclose(to_numpy(moving), before)
+
+
+@pytest.mark.parametrize("name", ["baseline", "unet"])
+def test_weights_saved_on_tensorflow_load_here_with_the_same_outputs(name):
+    golden = np.load(os.path.join(HERE, f"{name}.npz"))
+    model = build(name)
+    model(golden["images"])
+    model.load_weights(os.path.join(HERE, f"{name}.weights.h5"))
+    out = model(golden["images"])
+    np.testing.assert_allclose(to_numpy(out["depth"]), golden["depth"], atol=1e-4)
+    np.testing.assert_allclose(to_numpy(out["normals"]), golden["normals"], atol=1e-4)
+
+
+def test_inception_gives_the_tensorflow_outputs_for_the_same_weights():
+    golden = np.load(os.path.join(HERE, "inception.npz"))
+    model = build("inception")
+    model(golden["images"])
+    set_deterministic_weights(model, seed=0)
+    out = model(golden["images"])
+    np.testing.assert_allclose(to_numpy(out["depth"]), golden["depth"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(out["normals"]), golden["normals"], atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_keras_file_round_trip(name, tmp_path):
+    model = build(name)
+    x = render_batch([7], 128 if name == "inception" else 40, 128 if name == "inception" else 50)["images"]
+    expected = model(x)
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, models.PatchNet) and loaded.get_config()["patch_size"] == model.patch_size
+    out = loaded(x)
+    for key in ("depth", "normals"):
+        np.testing.assert_allclose(to_numpy(out[key]), to_numpy(expected[key]), atol=1e-5)
+
+
+def test_compiled_prediction_equals_eager():
+    model = models.unet(patch_size=32, width=2, min_overlap=8)
+    x = render_batch([1, 2], 48, 56)["images"].astype("float32")
+    eager = model(x)
+    model.compile(jit_compile=BACKEND != "torch")
+    compiled = model.predict(x, verbose=0)
+    for key in ("depth", "normals"):
+        np.testing.assert_allclose(compiled[key], to_numpy(eager[key]), atol=1e-4)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_forward_and_loss_are_finite(policy):
+    keras.config.set_dtype_policy(policy)
+    model = models.baseline(patch_size=32, width=2, min_overlap=8)
+    b = render_batch([1, 2], 48, 56)
+    out = model(b["images"])
+    assert all(np.isfinite(to_numpy(keras.ops.cast(v, "float32"))).all() for v in out.values())
+    loss = losses.normal_loss(b["normals"], out["normals"]) + losses.depth_l1(b["depth"], out["depth"])
+    assert np.isfinite(to_numpy(loss)).all()
+
+
+def test_metrics_compile_with_the_full_image_model():
+    model = models.baseline(patch_size=32, width=2, min_overlap=8)
+    model.compile(loss=losses.patchnet_losses(), metrics=metrics.patchnet_metrics(), jit_compile=False)
+    b = render_batch(range(2), 48, 56)
+    result = model.evaluate(b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, verbose=0, return_dict=True)
+    assert 0 < result["depth_depth_mae_mm"] < 1e4 and 0 <= result["normals_under_30_deg"] <= 1
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: models.baseline_network(patch_size=100), r"`patch_size` must be a positive multiple of 32 \(five 2x poolings\). Received: patch_size=100"),
+        (lambda: models.unet_network(width=0), r"`width` must be a positive int"),
+        (lambda: models.inception_network(patch_size=64), r"supports `patch_size`=128 only"),
+        (lambda: models.inception_network(encoder_activation="gelu"), r"`encoder_activation` must be 'relu' or None"),
+        (lambda: models.create_model("resnet"), r"Unknown model name 'resnet'. Available: \['baseline', 'inception', 'unet'\]"),
+        (lambda: models.PatchNet(models.baseline_network(patch_size=64, width=1), patch_size=128), r"`patch_model` must take patches of shape"),
+    ],
+)
+def test_bad_arguments_get_a_clear_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (np.zeros((48, 56, 3), "uint8"), r"`images` must be a 4D tensor"),
+        (np.zeros((1, 48, 56, 4), "uint8"), r"`images` must have 3 \(RGB\) channels"),
+        ({"image": np.zeros((1, 48, 56, 3), "uint8")}, r"A dict input needs an 'images' entry"),
+        ({"images": np.zeros((1, 48, 56, 3), "uint8"), "mask": np.ones((1, 48, 50, 1))}, r"`mask` must have shape \(batch, 48, 56, 1\)"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(inputs, message):
+    with pytest.raises(ValueError, match=message):
+        models.baseline(patch_size=32, width=1)(inputs)
