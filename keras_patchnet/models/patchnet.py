@@ -74,9 +74,9 @@ class PatchNet(keras.Model):
         self.refine, self.refine_region, self.seam_width = bool(refine), refine_region, seam_width
         self.refine_diameter, self.refine_sigma_space = refine_diameter, refine_sigma_space
         self.depth_sigma_range, self.normals_sigma_range = depth_sigma_range, normals_sigma_range
+        self.built = True  # the patch network is built already; the other layers hold no weights
 
     def build(self, input_shape=None):
-        # The patch network is built at construction; the other layers hold no weights.
         self.built = True
 
     def call(self, inputs, training=None):
