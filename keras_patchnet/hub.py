@@ -1,8 +1,263 @@
-"""Pretrained weights: not published yet."""
+"""Pretrained weights: resolve a preset, download it pinned and verified, load it; write and publish presets.
+
+Downloads go through `huggingface_hub.hf_hub_download(..., revision=<pinned commit>)`, so the HF cache, `HF_HOME`,
+`HF_ENDPOINT` and `HF_HUB_OFFLINE` behave as users expect; a cached file at a pinned revision is used without any
+request. The client checks sizes only, so every file's sha256 is checked here (one forced re-download on a
+mismatch, then an error naming the preset). Only `model.weights.h5` (HDF5 arrays, no pickle, no code) and JSON are
+read; the architecture comes from the preset table, and a folder whose config disagrees with it is refused.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+
+from keras_patchnet import presets as presets_lib
+
+WEIGHTS_FILE = "model.weights.h5"
+CONFIG_FILE = "config.json"
+SOURCE_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 
 
-def load_pretrained(name, pretrained, **kwargs):
-    raise ValueError(
-        f"No pretrained weights are available for {name!r} yet (pretrained={pretrained!r}); "
-        "build the model with pretrained=False and train it."
+class WeightsError(ValueError):
+    """A weights file is missing, corrupt, or does not fit the model it is loaded into."""
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_preset(arch, pretrained):
+    """Preset name for `pretrained=True` (the first preset of `arch`), a tag ("synthetic") or a full name."""
+    names = presets_lib.list_pretrained(arch)
+    if pretrained is True:
+        if not names:
+            raise ValueError(f"No pretrained weights for {arch!r} yet. Available: {presets_lib.list_pretrained()}")
+        return names[0]
+    name = pretrained if "." in pretrained else f"{arch}.{pretrained}"
+    if name not in presets_lib.PRESETS or presets_lib.PRESETS[name]["arch"] != arch:
+        raise ValueError(f"Unknown pretrained weights {pretrained!r} for {arch!r}. Available: {names}")
+    return name
+
+
+def _offline():
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def download_preset(name, cache_dir=None, endpoint=None, token=None):
+    """Downloads the files of preset `name` at its pinned revision; returns the local folder (HF cache)."""
+    from huggingface_hub import errors, hf_hub_download
+
+    preset = presets_lib.PRESETS[name]
+    if not preset.get("revision"):
+        raise WeightsError(f"Preset {name!r} is not published on the Hub yet; load it from a source checkout's "
+                           f"weights/{name}/ or pass a local path as `pretrained`.")
+    folder = None
+    for filename, expected in preset["files"].items():
+        kwargs = dict(revision=preset["revision"], cache_dir=cache_dir, endpoint=endpoint, token=token, local_files_only=_offline())
+        try:
+            path = hf_hub_download(preset["repo_id"], filename, **kwargs)
+            if sha256(path) != expected and not kwargs["local_files_only"]:
+                _evict(path)
+                path = hf_hub_download(preset["repo_id"], filename, force_download=True, **kwargs)
+        except errors.LocalEntryNotFoundError:
+            raise WeightsError(
+                f"Preset {name!r}: {filename} is not in the Hugging Face cache and HF_HUB_OFFLINE is set "
+                f"(or the Hub is unreachable). Download it once online, or pass a local folder as `pretrained`."
+            ) from None
+        except errors.EntryNotFoundError:
+            raise WeightsError(f"Preset {name!r}: {preset['repo_id']}@{preset['revision'][:7]} has no file {filename}") from None
+        except Exception as e:  # HTTP status, broken or truncated transfers (the client's HTTP library's own types)
+            raise WeightsError(f"Preset {name!r}: downloading {filename} failed: {type(e).__name__}: {e}") from None
+        if sha256(path) != expected:
+            raise WeightsError(f"Preset {name!r}: {filename} is corrupt (sha256 {sha256(path)[:12]}..., expected "
+                               f"{expected[:12]}...), also after a fresh download")
+        folder = os.path.dirname(path)
+    return folder
+
+
+def _evict(path):
+    """Removes a cached file (its blob and the snapshot link to it): huggingface_hub 2.4 keeps an existing
+    snapshot link on `force_download`, so a corrupt blob would otherwise be returned again."""
+    blob = os.path.realpath(path)
+    for p in {path, blob}:
+        if os.path.lexists(p):
+            os.remove(p)
+
+
+def _check_folder(folder, name=None, expected_config=None):
+    weights = os.path.join(folder, WEIGHTS_FILE)
+    label = f"preset {name!r}" if name else f"folder {folder!r}"
+    if not os.path.isfile(weights):
+        raise WeightsError(f"The {label} has no {WEIGHTS_FILE}")
+    config_path = os.path.join(folder, CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise WeightsError(f"The {label} has no {CONFIG_FILE}")
+    try:
+        with open(config_path) as f:
+            config = json.load(f)
+    except ValueError as e:
+        raise WeightsError(f"The {label}: {CONFIG_FILE} is not valid JSON ({e})") from None
+    if expected_config is not None and config != expected_config:
+        raise WeightsError(f"The {label}: {CONFIG_FILE} {config} does not match the preset table {expected_config}")
+    return config, weights
+
+
+def build_from_config(config, **kwargs):
+    """The untrained `PatchNet` described by a preset's config.json (kwargs: refinement options of `PatchNet`)."""
+    from keras_patchnet import models
+
+    config = {**config, **kwargs}
+    arch = config.pop("arch")
+    return models.create_model(arch, **config)
+
+
+def load_weights(model, weights, label):
+    try:
+        model.load_weights(weights)
+    except Exception as e:  # h5py and Keras raise several types for bad files and shape mismatches
+        raise WeightsError(f"Cannot load the weights of {label} into {model.name}: {e}") from None
+    return model
+
+
+def load_pretrained(arch, pretrained, architecture=None, cache_dir=None, endpoint=None, **kwargs):
+    """The model of `arch` with pretrained weights. `pretrained`: True, a tag, a preset name, or a local folder
+    (holding config.json and model.weights.h5, e.g. written by `save_preset`) or `.weights.h5` file, which is
+    loaded into the model of `architecture` ({"patch_size", "width", "network_kwargs"})."""
+    if isinstance(pretrained, (str, os.PathLike)) and os.path.exists(pretrained):
+        path = os.fspath(pretrained)
+        if os.path.isfile(path):
+            from keras_patchnet import models
+
+            model = models.create_model(arch, **(architecture or {}), **kwargs)
+            return load_weights(model, path, f"file {path!r}")
+        config, weights = _check_folder(path)
+        if config.get("arch") != arch:
+            raise WeightsError(f"Folder {path!r} holds {config.get('arch')!r} weights, not {arch!r}")
+        return load_weights(build_from_config(config, **kwargs), weights, f"folder {path!r}")
+    if not isinstance(pretrained, (bool, str)):
+        raise ValueError(f"`pretrained` must be a bool, a preset tag or name, or a path. Received: {pretrained!r}")
+    name = resolve_preset(arch, pretrained)
+    preset = presets_lib.PRESETS[name]
+    local = os.path.join(SOURCE_WEIGHTS, name)
+    if os.path.isdir(local) and all(
+        os.path.isfile(os.path.join(local, f)) and sha256(os.path.join(local, f)) == h for f, h in preset["files"].items()
+    ):
+        folder = local
+    else:
+        folder = download_preset(name, cache_dir=cache_dir, endpoint=endpoint)
+    _, weights = _check_folder(folder, name, preset["config"])
+    return load_weights(build_from_config(preset["config"], **kwargs), weights, f"preset {name!r}")
+
+
+def model_config(model):
+    """The constructor config of a `PatchNet` built by `keras_patchnet.models` (for config.json)."""
+    net = model.patch_model
+    arch = net.name
+    width = net.get_layer("depth_decoder_s5_0_conv").filters
+    config = {"arch": arch, "patch_size": model.patch_size, "width": width, "min_overlap": model.min_overlap}
+    if arch == "inception":
+        activation = net.get_layer("encoder_conv1").activation.__name__
+        config["network_kwargs"] = {"encoder_activation": None if activation == "linear" else activation}
+    return config
+
+
+MODEL_CARD = """---
+library_name: keras
+license: {license}
+tags: [keras, keras-patchnet, depth-estimation, surface-normals, patchnet]
+---
+# {name}
+
+PatchNet ({arch}) for depth and normal maps of textureless deformable surfaces, from
+[keras-patchnet](https://pypi.org/project/keras-patchnet/). Load with
+`keras_patchnet.models.{arch}(pretrained="{name}")` (or a local copy of this folder as `pretrained`).
+
+## Input contract
+{input_contract}
+
+## Outputs and units
+- `depth`: (B, H, W, 1) relative depth in **metres**, one free constant per image (align foreground means before
+  comparing with ground truth).
+- `normals`: (B, H, W, 3) unit normals in the camera frame, OpenCV axes (x right, y down, z forward), pointing to
+  the camera (n_z < 0).
+
+## Training
+{training}
+
+## Metrics (held-out synthetic split, after stitching and refinement)
+{metrics}
+
+Measured with: `{metrics_command}`
+
+## Licence
+{license}
+"""
+
+
+def _metrics_markdown(metrics):
+    if not metrics:
+        return "Not measured."
+    rows = ["| metric | model | flat plane |", "|---|---|---|"]
+    for key, value in metrics["model"].items():
+        flat = metrics.get("flat_plane", {}).get(key, {"mean": float("nan"), "std": float("nan")})
+        rows.append(f"| {key} | {value['mean']:.3f} ± {value['std']:.3f} | {flat['mean']:.3f} |")
+    return "\n".join(rows)
+
+
+def save_preset(model, folder, name=None, metadata=None, golden_images=None):
+    """Writes a preset folder laid out as its Hub repository: config.json, model.weights.h5, metadata.json,
+    README.md (model card) and, with `golden_images`, golden.npz (inputs and outputs for tests)."""
+    import numpy as np
+
+    metadata = dict(metadata or {})
+    config = model_config(model)
+    name = name or f"{config['arch']}.custom"
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, CONFIG_FILE), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    model.save_weights(os.path.join(folder, WEIGHTS_FILE))
+    metadata.setdefault("license", "apache-2.0")
+    metadata.setdefault("input_contract", "RGB images (B, H, W, 3), uint8 or float, any scale (each patch is divided "
+                        "by its own maximum), any size; optional foreground mask (B, H, W, 1).")
+    metadata.setdefault("training", "Not recorded.")
+    metadata.setdefault("metrics", {})
+    metadata.setdefault("metrics_command", "n/a")
+    metadata["trainable_params"] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+    with open(os.path.join(folder, "metadata.json"), "w") as f:
+        json.dump({"name": name, **metadata}, f, indent=2, sort_keys=True)
+    training = metadata["training"] if isinstance(metadata["training"], str) else "\n".join(
+        f"- {k}: {v}" for k, v in metadata["training"].items()
     )
+    card = MODEL_CARD.format(
+        name=name, arch=config["arch"], license=metadata["license"], input_contract=metadata["input_contract"],
+        training=training, metrics=_metrics_markdown(metadata["metrics"]), metrics_command=metadata["metrics_command"],
+    )
+    with open(os.path.join(folder, "README.md"), "w") as f:
+        f.write(card)
+    if golden_images is not None:
+        out = model.predict_on_batch(golden_images)
+        np.savez_compressed(os.path.join(folder, "golden.npz"), images=golden_images,
+                            depth=np.asarray(out["depth"]), normals=np.asarray(out["normals"]))
+    return folder
+
+
+def push_to_hub(model, repo_id, name=None, metadata=None, golden_images=None, token=None, endpoint=None,
+                private=False, commit_message="Upload keras-patchnet weights"):
+    """Writes the preset folder of `model` (see `save_preset`) and uploads it with `upload_folder`.
+
+    Returns the `CommitInfo`; its `oid` is the revision to pin in the preset table.
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint, token=token)
+    with tempfile.TemporaryDirectory() as folder:
+        save_preset(model, folder, name=name, metadata=metadata, golden_images=golden_images)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message)

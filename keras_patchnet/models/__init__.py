@@ -19,13 +19,19 @@ def list_models():
 
 
 def create_model(name, pretrained=False, patch_size=128, width=8, network_kwargs=None, **kwargs):
-    """A `PatchNet` with the `name` patch network. `kwargs` go to `PatchNet` (grid, refinement)."""
+    """A `PatchNet` with the `name` patch network. `kwargs` go to `PatchNet` (grid, refinement).
+
+    `pretrained`: False, True (the default weights of `name`), a tag or preset name (see
+    `keras_patchnet.presets.list_pretrained()`), or a local folder / `.weights.h5` file. A preset or folder brings
+    its own architecture (config.json); `patch_size` and `width` then only apply to a bare `.weights.h5` file.
+    `cache_dir` and `endpoint` in kwargs go to the Hub download."""
     if name not in NETWORKS:
         raise ValueError(f"Unknown model name {name!r}. Available: {list_models()}")
-    if pretrained:
+    if pretrained is not False and pretrained is not None:
         from keras_patchnet import hub
 
-        return hub.load_pretrained(name, pretrained, **kwargs)
+        architecture = {"patch_size": patch_size, "width": width, "network_kwargs": network_kwargs}
+        return hub.load_pretrained(name, pretrained, architecture=architecture, **kwargs)
     network = NETWORKS[name](patch_size=patch_size, width=width, **(network_kwargs or {}))
     return PatchNet(network, patch_size=patch_size, name=f"patchnet_{name}", **kwargs)
 

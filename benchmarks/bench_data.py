@@ -1,0 +1,35 @@
+"""Data throughput: renderer images/s (one core) and PatchNetDataset batches/s, so training is never data-bound.
+
+    python benchmarks/bench_data.py [--size 224] [--n 200]
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_patchnet.data import PatchNetDataset, SyntheticSource, render  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    for i in range(args.n):
+        render(i, args.size, args.size)
+    rate = args.n / (time.perf_counter() - start)
+    print(f"renderer: {rate:.1f} images/s at {args.size}x{args.size} (one process)")
+    for mode in ("images", "patches"):
+        ds = PatchNetDataset(SyntheticSource(8 * 10, args.size, args.size), batch_size=8, mode=mode, augment=True)
+        start = time.perf_counter()
+        for i in range(len(ds)):
+            x, _ = ds[i]
+        rate = len(ds) / (time.perf_counter() - start)
+        print(f"PatchNetDataset mode={mode}: {rate:.1f} batches/s of 8 images (x {x.shape}), augment on")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The Hub client path against a loopback server that speaks the Hub protocol (tests/hub_server.py)."""
+
+import os
+
+import huggingface_hub
+import numpy as np
+import pytest
+
+from keras_patchnet import hub, models, presets
+from keras_patchnet.data import render_batch
+from tests.helpers import to_numpy
+from tests.hub_server import FakeHub
+
+REPO = "keras-patchnet/baseline.tiny"
+CONFIG = {"arch": "baseline", "patch_size": 32, "width": 2, "min_overlap": 8}
+
+
+@pytest.fixture
+def server():
+    fake = FakeHub()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def published(server, tmp_path, monkeypatch):
+    """A tiny baseline preset, written by save_preset, committed to the fake Hub and entered in the table."""
+    model = hub.build_from_config(CONFIG)
+    images = render_batch([1], 40, 48)["images"]
+    folder = hub.save_preset(model, str(tmp_path / "preset"), name="baseline.tiny", golden_images=images)
+    files = {name: open(os.path.join(folder, name), "rb").read() for name in sorted(os.listdir(folder))}
+    revision = server.commit(REPO, files)
+    table = {
+        "baseline.tiny": {
+            "arch": "baseline",
+            "repo_id": REPO,
+            "revision": revision,
+            "files": {name: hub.sha256(os.path.join(folder, name)) for name in ("config.json", "model.weights.h5")},
+            "config": CONFIG,
+        }
+    }
+    monkeypatch.setattr(presets, "PRESETS", table)
+    monkeypatch.setattr(hub, "SOURCE_WEIGHTS", str(tmp_path / "no-source-checkout"))
+    golden = np.load(os.path.join(folder, "golden.npz"))
+    return {"cache": str(tmp_path / "hf-cache"), "golden": golden, "revision": revision}
+
+
+def load(published, server, pretrained="tiny"):
+    return models.baseline(pretrained=pretrained, cache_dir=published["cache"], endpoint=server.endpoint)
+
+
+def assert_golden(model, golden):
+    out = model(golden["images"])
+    np.testing.assert_allclose(to_numpy(out["depth"]), golden["depth"], atol=1e-5)
+    np.testing.assert_allclose(to_numpy(out["normals"]), golden["normals"], atol=1e-5)
+
+
+def test_download_by_tag_name_and_true(published, server):
+    for pretrained in ("tiny", "baseline.tiny", True):
+        assert_golden(load(published, server, pretrained), published["golden"])
+    resolves = [p for m, p in server.requests if "/resolve/" in p]
+    assert resolves and all(f"/resolve/{published['revision']}/" in p for p in resolves)  # pinned, never "main"
+
+
+def test_second_load_makes_no_request(published, server):
+    load(published, server)
+    before = len(server.requests)
+    assert_golden(load(published, server), published["golden"])
+    assert len(server.requests) == before
+
+
+def test_offline_with_and_without_cache(published, server, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(hub.WeightsError, match=r"not in the Hugging Face cache and HF_HUB_OFFLINE is set"):
+        load(published, server)
+    assert not server.requests
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    load(published, server)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    before = len(server.requests)
+    assert_golden(load(published, server), published["golden"])
+    assert len(server.requests) == before
+
+
+def test_missing_file(published, server):
+    presets.PRESETS["baseline.tiny"]["files"]["extra.bin"] = "0" * 64
+    with pytest.raises(hub.WeightsError, match=r"Preset 'baseline.tiny': .* has no file extra.bin"):
+        load(published, server)
+
+
+def test_corrupt_file_is_downloaded_again_then_refused(published, server):
+    server.corrupt.add((REPO, "model.weights.h5"))
+    with pytest.raises(hub.WeightsError, match=r"Preset 'baseline.tiny': model.weights.h5 is corrupt .* also after a fresh download"):
+        load(published, server)
+    gets = [p for m, p in server.requests if m == "GET" and p.endswith("model.weights.h5")]
+    assert len(gets) == 2
+    server.corrupt.clear()
+    assert_golden(load(published, server), published["golden"])  # the next load repairs the cache
+
+
+def test_truncated_download_is_an_error(published, server):
+    server.truncate.add((REPO, "model.weights.h5"))
+    with pytest.raises(hub.WeightsError, match=r"Preset 'baseline.tiny'"):
+        load(published, server)
+
+
+def test_upload_then_download_round_trip(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_fake")
+    model = hub.build_from_config(CONFIG)
+    images = render_batch([2], 40, 48)["images"]
+    info = hub.push_to_hub(model, "someone/my-baseline", golden_images=images, endpoint=server.endpoint, token="hf_fake")
+    files = server.repos["someone/my-baseline"]["commits"][info.oid]
+    assert {"config.json", "model.weights.h5", "metadata.json", "README.md", "golden.npz"} <= set(files)
+    card = files["README.md"].decode()
+    assert "metres" in card and "pointing to" in card and "Input contract" in card and "Licence" in card
+    path = huggingface_hub.hf_hub_download("someone/my-baseline", "model.weights.h5", revision=info.oid,
+                                           cache_dir=str(tmp_path / "c"), endpoint=server.endpoint)
+    folder = os.path.dirname(path)
+    huggingface_hub.hf_hub_download("someone/my-baseline", "config.json", revision=info.oid, cache_dir=str(tmp_path / "c"),
+                                    endpoint=server.endpoint)
+    loaded = models.baseline(pretrained=folder)
+    np.testing.assert_allclose(to_numpy(loaded(images)["normals"]), to_numpy(model(images)["normals"]), atol=1e-6)
+
+
+def test_local_folder_and_file(tmp_path):
+    model = hub.build_from_config(CONFIG)
+    folder = hub.save_preset(model, str(tmp_path / "p"))
+    images = render_batch([3], 40, 48)["images"]
+    expected = to_numpy(model(images)["depth"])
+    np.testing.assert_allclose(to_numpy(models.baseline(pretrained=folder)(images)["depth"]), expected, atol=1e-6)
+    file_model = models.baseline(pretrained=os.path.join(folder, "model.weights.h5"), patch_size=32, width=2, min_overlap=8)
+    np.testing.assert_allclose(to_numpy(file_model(images)["depth"]), expected, atol=1e-6)
+
+
+def test_mismatching_or_corrupt_local_weights_are_refused(tmp_path):
+    folder = hub.save_preset(hub.build_from_config(CONFIG), str(tmp_path / "p"))
+    with pytest.raises(hub.WeightsError, match="holds 'baseline' weights, not 'unet'"):
+        models.unet(pretrained=folder)
+    with pytest.raises(hub.WeightsError, match=r"Cannot load the weights of file .* into patchnet_baseline"):
+        models.baseline(pretrained=os.path.join(folder, "model.weights.h5"))  # default width 8: shapes differ
+    with open(os.path.join(folder, "model.weights.h5"), "wb") as f:
+        f.write(b"garbage")
+    with pytest.raises(hub.WeightsError, match="Cannot load the weights of folder"):
+        models.baseline(pretrained=folder)
+    os.remove(os.path.join(folder, "config.json"))
+    with pytest.raises(hub.WeightsError, match="has no config.json"):
+        models.baseline(pretrained=folder)
+
+
+def test_unknown_or_unpublished_names(monkeypatch):
+    monkeypatch.setattr(presets, "PRESETS", {})
+    with pytest.raises(ValueError, match=r"No pretrained weights for 'unet' yet"):
+        models.unet(pretrained=True)
+    with pytest.raises(ValueError, match=r"Unknown pretrained weights 'imagenet' for 'unet'"):
+        models.unet(pretrained="imagenet")
+    with pytest.raises(ValueError, match=r"`pretrained` must be a bool, a preset tag or name, or a path"):
+        models.unet(pretrained=3)
