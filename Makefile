@@ -27,7 +27,8 @@ test: install
 	done; exit $$status
 
 bench: install
-	for b in $(BACKENDS); do KERAS_BACKEND=$$b $(PY) benchmarks/bench_stitch.py; done
+	$(PY) benchmarks/bench_data.py
+	for b in $(BACKENDS); do KERAS_BACKEND=$$b $(PY) benchmarks/bench_stitch.py; KERAS_BACKEND=$$b $(PY) benchmarks/bench_models.py; done
 
 clean:
 	rm -rf $(VENV) out

@@ -25,6 +25,18 @@ from keras_patchnet.data import TEST_SEED, TRAIN_SEED, PatchNetDataset, Syntheti
 from keras_patchnet.evaluation import evaluate_synthetic  # noqa: E402
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch that ends past `seconds` (resumable runs pick up from there)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds, self.start = seconds, time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="unet", choices=models.list_models())
@@ -39,6 +51,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--test-images", type=int, default=64)
     p.add_argument("--seed", type=int, default=TRAIN_SEED)
+    p.add_argument("--time-budget", type=float, default=None, help="minutes; stop after the epoch that exceeds it")
     return p.parse_args(argv)
 
 
@@ -60,6 +73,8 @@ def main(argv=None):
         keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=True),
     ]
     start = time.time()
+    if args.time_budget:
+        callbacks.append(TimeBudget(args.time_budget * 60))
     net.fit(data, epochs=args.epochs, callbacks=callbacks, verbose=2)
     train_seconds = time.time() - start
     model.save_weights(os.path.join(args.out, "model.weights.h5"))
