@@ -35,6 +35,7 @@ class PatchStitch(keras.layers.Layer):
 
     Example:
     >>> import numpy as np
+    >>> from keras_patchnet.layers import PatchExtract
     >>> images = np.random.rand(2, 100, 150, 3).astype("float32")
     >>> patches = PatchExtract(64, min_overlap=16)(images)
     >>> stitched = PatchStitch(64, min_overlap=16)(patches, output_size=(100, 150))
