@@ -83,6 +83,20 @@ def test_flipped_normals_match_normals_from_the_flipped_depth():
     assert np.median(angular_error_deg(fd, wrong)[valid]) > 3.0 or np.abs(f["normals"][..., 0]).max() < 1e-3
 
 
-def test_unknown_kind_is_refused():
+def test_unknown_kind_or_lighting_is_refused():
     with pytest.raises(ValueError, match="`kind` must be one of"):
         render(0, kind="leather")
+    with pytest.raises(ValueError, match="`lighting` must be one of"):
+        render(0, lighting="studio")
+
+
+@pytest.mark.parametrize("lighting", ["rig", "random"])
+def test_both_lightings_give_one_to_four_lights_on_the_camera_side(lighting):
+    counts = set()
+    for seed in range(30):
+        p = render(seed, 32, 32, lighting=lighting).params
+        counts.add(p["n_lights"])
+        for kind, where, _ in p["lights"]:
+            assert kind in ("directional", "point")
+            assert where[2] < 0 if kind == "directional" else True
+    assert counts <= {1, 2, 3, 4} and len(counts) >= 3

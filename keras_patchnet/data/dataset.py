@@ -19,10 +19,12 @@ class SyntheticSource:
         seed: base seed; a held-out split uses a different one (see `keras_patchnet.data.TEST_SEED`).
         kind: surface kind or None (mixed).
         resample: draw new samples each epoch (the renderer is cheap), else the same ones every epoch.
+        lighting: "rig" or "random" (see `render`).
     """
 
-    def __init__(self, num_samples, height=224, width=224, seed=0, kind=None, resample=True):
+    def __init__(self, num_samples, height=224, width=224, seed=0, kind=None, resample=True, lighting="rig"):
         self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
+        self.lighting = lighting
         self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
 
     def __len__(self):
@@ -30,7 +32,8 @@ class SyntheticSource:
 
     def load(self, index):
         epoch = self.epoch if self.resample else 0
-        s = render(np.random.default_rng([self.seed, epoch, int(index)]), self.height, self.width, self.kind)
+        rng = np.random.default_rng([self.seed, epoch, int(index)])
+        s = render(rng, self.height, self.width, self.kind, self.lighting)
         return {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
 
     def on_epoch_end(self):

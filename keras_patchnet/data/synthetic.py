@@ -12,7 +12,8 @@ sum of deformations, each with an analytic gradient:
 
 With P = Z (x̄, ȳ, 1), the normal is n ∝ (Z_x̄, Z_ȳ, -(Z + x̄ Z_x̄ + ȳ Z_ȳ)), unit length and pointing to the camera
 (n_z < 0). Shading is Lambertian with albedo 0.8–0.95, ambient 0.05–0.3, one to four point or directional lights
-(attached shadows only; no cast shadows), an optional weak Blinn-Phong highlight, Gaussian sensor noise and 8-bit
+from one of four jittered rigs (or anywhere, `lighting="random"`; attached shadows only, no cast shadows), an
+optional weak Blinn-Phong highlight, Gaussian sensor noise and 8-bit
 quantisation. The silhouette is an irregular star-shaped blob or a T-shirt-like outline in the sheet's own
 coordinates, sometimes cut by the image frame. Background: near-black noise, depth 0 and normals 0.
 """
@@ -121,18 +122,42 @@ def _silhouette(p, q, kind, rng):
     return np.hypot(x, y) < radius * r
 
 
-def _shade(normals, points, rng):
+# Lighting rigs after the dataset's four set-ups (sequence prefixes Lc, Ld, Ll, Lr): directions towards the lights
+# (camera frame) and kinds; each render jitters them. One to four lights each.
+RIGS = {
+    "c": [((0.0, -0.2, -1.0), "directional")],
+    "l": [((-1.0, -0.3, -0.8), "directional"), ((-0.6, 0.4, -1.0), "point")],
+    "r": [((1.0, -0.3, -0.8), "directional"), ((0.6, 0.4, -1.0), "point"), ((0.0, -1.0, -0.7), "point")],
+    "d": [((0.0, 1.0, -0.8), "directional"), ((-0.7, 0.6, -1.0), "point"), ((0.7, 0.6, -1.0), "point"),
+          ((0.0, -0.5, -1.0), "directional")],
+}
+LIGHTINGS = ("rig", "random")
+
+
+def _lights(rng, lighting):
+    """[(direction, kind)] for one render: a jittered rig, or 1-4 lights from anywhere on the camera's side."""
+    if lighting == "rig":
+        rig = RIGS[sorted(RIGS)[int(rng.integers(len(RIGS)))]]
+        return [(np.asarray(d) + rng.normal(0, 0.15, 3), kind) for d, kind in rig]
+    return [
+        (np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), -rng.uniform(0.3, 1.2)]), "directional" if rng.random() < 0.5 else "point")
+        for _ in range(int(rng.integers(1, 5)))
+    ]
+
+
+def _shade(normals, points, rng, lighting="rig"):
     """Radiance (n, 3) of foreground points (n, 3) with unit normals (n, 3)."""
-    n_lights = int(rng.integers(1, 5))
+    rig = _lights(rng, lighting)
+    n_lights = len(rig)
     albedo, ambient = rng.uniform(0.8, 0.95), rng.uniform(0.05, 0.3)
     view = -points / np.linalg.norm(points, axis=-1, keepdims=True)
     radiance = np.full(points.shape, ambient, "float64")
     lights = []
-    for _ in range(n_lights):
+    for direction, kind in rig:
         power = rng.uniform(0.4, 1.0) / n_lights**0.75
         tint = 1.0 + rng.uniform(-0.05, 0.05, 3)
-        direction = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), -rng.uniform(0.3, 1.2)])
-        if rng.random() < 0.5:  # directional light
+        direction[2] = min(direction[2], -0.2)  # stay on the camera's side
+        if kind == "directional":
             to_light = np.broadcast_to(direction / np.linalg.norm(direction), points.shape)
             falloff = 1.0
             lights.append(("directional", direction.tolist(), power))
@@ -153,13 +178,16 @@ def _shade(normals, points, rng):
     return albedo * radiance, {"n_lights": n_lights, "albedo": albedo, "ambient": ambient, "lights": lights}
 
 
-def render(seed, height=224, width=224, kind=None):
+def render(seed, height=224, width=224, kind=None, lighting="rig"):
     """Renders one sample; the same `seed` and size give the same sample.
 
     Args:
         seed: int (or a numpy Generator).
         height, width: output size in pixels (any size; the field of view follows the width).
         kind: "cloth", "paper", "garment" or None (drawn from the seed).
+        lighting: "rig" (default): one of four jittered light set-ups like the dataset's Lc/Ld/Ll/Lr sequences, so
+            shading is a usable cue; "random": 1-4 lights from anywhere on the camera's side (much harder: shape from
+            shading under unknown lights is ambiguous per patch).
 
     Returns:
         `Sample(image, depth, normals, mask, intrinsics, params)`.
@@ -173,6 +201,8 @@ def render(seed, height=224, width=224, kind=None):
         kind = KINDS[int(rng.integers(len(KINDS)))]
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {KINDS} or None. Received: kind={kind!r}")
+    if lighting not in LIGHTINGS:
+        raise ValueError(f"`lighting` must be one of {LIGHTINGS}. Received: lighting={lighting!r}")
     K = intrinsics(height, width)
     v, u = np.mgrid[:height, :width].astype("float32")
     xn_full, yn_full = (u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]
@@ -193,7 +223,7 @@ def render(seed, height=224, width=224, kind=None):
     normals = np.stack([Zx, Zy, -(Z + xn * Zx + yn * Zy)], axis=-1)
     normals /= np.sqrt(np.sum(normals**2, axis=-1, keepdims=True))
     points = Z[:, None] * np.stack([xn, yn, np.ones_like(xn)], axis=-1)
-    radiance, light_params = _shade(normals, points, rng)
+    radiance, light_params = _shade(normals, points, rng, lighting)
     noise_sigma = rng.uniform(0.004, 0.02)
     radiance += noise_sigma * rng.standard_normal(radiance.shape)
     image = (rng.uniform(0.0, 0.04) + 0.01 * rng.standard_normal((height, width, 3), dtype="float32"))
