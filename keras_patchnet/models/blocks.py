@@ -50,20 +50,20 @@ def decoder(x, width, out_channels, name, skips=None, transpose=False):
 
 @keras.saving.register_keras_serializable(package="keras_patchnet")
 class IntensityNormalization(keras.layers.Layer):
-    """Divides each patch by its own maximum intensity (plus `epsilon`), so pixel scale ([0, 1] or [0, 255], uint8
-    or float) and overall light power do not matter. uint8 input is cast to the compute dtype first.
+    """Divides each patch by its own maximum intensity (at least `epsilon`), so pixel scale ([0, 1] or [0, 255],
+    uint8 or float) and overall light power do not matter exactly. uint8 input is cast to the compute dtype first.
 
     Input shape / Output shape: (B, P, P, C).
     """
 
-    def __init__(self, epsilon=1e-3, **kwargs):
+    def __init__(self, epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
 
     def call(self, inputs):
         x = keras.ops.cast(inputs, self.compute_dtype)
         peak = keras.ops.max(x, axis=(1, 2, 3), keepdims=True)
-        return x / (peak + self.epsilon)
+        return x / keras.ops.maximum(peak, self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return input_shape
