@@ -63,7 +63,14 @@ def test_full_image_model_takes_any_size_and_uint8_or_float():
         out_uint8 = model(images)
         assert tuple(out_uint8["depth"].shape) == (2, *size, 1) and tuple(out_uint8["normals"].shape) == (2, *size, 3)
         out_float = model(images.astype("float32") / 255.0)  # scale does not matter: per-patch normalisation
-        np.testing.assert_allclose(to_numpy(out_float["normals"]), to_numpy(out_uint8["normals"]), atol=1e-4)
+        # float32 rounding of x / 255 (~1e-7) is amplified by the untrained network and the normalisation of its
+        # near-zero normal vectors; the normalisation itself is checked exactly below
+        np.testing.assert_allclose(to_numpy(out_float["normals"]), to_numpy(out_uint8["normals"]), atol=5e-3)
+        norm = models.IntensityNormalization()
+        patches = model.extract(images)
+        np.testing.assert_allclose(
+            to_numpy(norm(keras.ops.cast(patches, "float32") / 255.0)), to_numpy(norm(patches)), atol=1e-6
+        )
         norms = np.linalg.norm(to_numpy(out_uint8["normals"]), axis=-1)
         assert norms.max() < 1.0 + 1e-4  # unit, or 0 where an untrained network outputs an all-zero vector
     assert model.patch_model is model.layers[0] or model.patch_model.name == "baseline"
