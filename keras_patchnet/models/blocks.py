@@ -3,7 +3,6 @@
 import keras
 from keras import layers
 
-from keras_patchnet.ops.patches import normalize
 
 
 def conv_bn_relu(x, filters, name, transpose=False, batch_norm=True):
@@ -77,7 +76,3 @@ def outputs(depth, normals):
     depth = layers.Identity(name="depth", dtype="float32")(depth)
     normals = layers.Identity(name="normals", dtype="float32")(normals)
     return {"depth": depth, "normals": normals}
-
-
-def unit_normals(x):
-    return normalize(x)
