@@ -1,5 +1,7 @@
 """Whole-image evaluation after stitching, and the flat-plane baseline every trained model must beat."""
 
+import os
+
 import numpy as np
 
 from keras_patchnet.data import TEST_SEED, render_batch
@@ -38,3 +40,54 @@ def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_siz
         "model": summarise(evaluate_maps(data["depth"], depth, data["normals"], normals)),
         "flat_plane": summarise(evaluate_maps(data["depth"], flat_depth, data["normals"], flat_normals)),
     }
+
+
+def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8):
+    """Metrics of `model` and of the flat plane on every sample of `dataset` (a `TexlessDataset` or anything with
+    `len()` and `load(i)`), one image at a time, so sizes may differ.
+
+    Args:
+        verbose: 1 shows a progress bar.
+        figures_dir: if given, writes the report's Figure-5-style error heat maps of the first `max_figures` samples
+            there (needs matplotlib).
+
+    Returns: {"num_images", "model": {metric: {"mean", "std"}}, "flat_plane": {...}, "per_image": [row dicts]}.
+    """
+    import keras
+
+    records = getattr(dataset, "records", None)
+    progress = keras.utils.Progbar(len(dataset), unit_name="image") if verbose else None
+    rows, truth, pred = [], {"depth": [], "normals": []}, {"depth": [], "normals": []}
+    model_per_image, flat_per_image = [], []
+    for i in range(len(dataset)):
+        s = dataset.load(i)
+        out = model.predict_on_batch(s["image"][None].astype("float32"))
+        d, n = np.asarray(out["depth"])[0], np.asarray(out["normals"])[0]
+        dt, nt = s["depth"][..., None], s["normals"]
+        m = evaluate_maps(dt[None], d[None], nt[None], n[None])["mean"]
+        fd, fn = flat_plane(dt, nt)
+        f = evaluate_maps(dt[None], fd[None], nt[None], fn[None])["mean"]
+        model_per_image.append(m)
+        flat_per_image.append(f)
+        name = os.path.relpath(records[i].image, dataset.root) if records is not None else str(i)
+        rows.append({"image": name, **{k: round(v, 4) for k, v in m.items()},
+                     **{f"flat_{k}": round(f[k], 4) for k in ("depth_mae_mm", "mean_angle_deg")}})
+        if figures_dir is not None and i < max_figures:
+            import matplotlib.pyplot as plt
+
+            from keras_patchnet import viz
+
+            os.makedirs(figures_dir, exist_ok=True)
+            fig = viz.error_figure(s["image"], dt, d, nt, n, mask=s.get("mask"),
+                                   path=os.path.join(figures_dir, f"errors_{i:04d}.png"), title=name)
+            plt.close(fig)
+        if progress is not None:
+            progress.update(i + 1)
+
+    def stats(per_image):
+        keys = per_image[0].keys()
+        return {k: {"mean": float(np.nanmean([p[k] for p in per_image])),
+                    "std": float(np.nanstd([p[k] for p in per_image]))} for k in keys}
+
+    return {"num_images": len(rows), "model": stats(model_per_image), "flat_plane": stats(flat_per_image),
+            "per_image": rows}

@@ -76,6 +76,18 @@ def test_full_image_model_takes_any_size_and_uint8_or_float():
     assert model.patch_model is model.layers[0] or model.patch_model.name == "baseline"
 
 
+def test_predict_on_batch_takes_a_new_size_each_call():
+    # TensorFlow's predict function retraces with (None, None) dims on a second size unless PatchNet resets it.
+    model = models.baseline(patch_size=32, width=2)
+    for size in [(48, 56), (20, 70), (48, 56), (33, 40)]:
+        images = render_batch([3], *size)["images"].astype("float32")
+        out = model.predict_on_batch(images)
+        assert tuple(out["depth"].shape) == (1, *size, 1)
+        np.testing.assert_allclose(np.asarray(out["depth"]), to_numpy(model(images)["depth"]), atol=1e-5)
+        out = model.predict({"images": images, "mask": np.ones((1, *size, 1), "float32")}, verbose=0)
+        assert tuple(out["normals"].shape) == (1, *size, 3)
+
+
 def test_mask_input_restricts_the_depth_solve():
     model = models.baseline(patch_size=32, width=2)
     b = render_batch([3], 48, 56)

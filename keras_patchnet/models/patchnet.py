@@ -105,6 +105,24 @@ class PatchNet(keras.Model):
             normals = self.refine_normals(normals, foreground=foreground)
         return {"depth": depth, "normals": normals}
 
+    def _new_size_new_function(self, x):
+        """Drops the compiled predict function when the image size changes. TensorFlow traces it with
+        `reduce_retracing=True`, which turns a second image size into (None, None) dims, but the patch grid needs
+        static sizes: a fresh function per size keeps them static (JAX and torch specialise per shape anyway)."""
+        images = x["images"] if isinstance(x, dict) else x
+        size = tuple(getattr(images, "shape", ())[1:3])
+        if size != getattr(self, "_predict_size", None):
+            self.predict_function = None
+            self._predict_size = size
+
+    def predict_on_batch(self, x):
+        self._new_size_new_function(x)
+        return super().predict_on_batch(x)
+
+    def predict(self, x, *args, **kwargs):
+        self._new_size_new_function(x)
+        return super().predict(x, *args, **kwargs)
+
     def get_config(self):
         return {
             **super().get_config(),

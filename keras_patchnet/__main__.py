@@ -1,0 +1,3 @@
+from keras_patchnet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The training recipe behind the shipped weights, shared by `keras-patchnet train` and
+`examples/train_from_scratch.py`.
+
+Patch-mode training (the report's way): patches from synthetic renders drawn afresh every epoch (or from a dataset
+folder in the real dataset's layout), flips and light jitter, Adam with a cosine learning-rate decay and gradient
+clipping, the report's loss (masked shift-invariant L1 on depth + 10 * angle / pi + unit-length term on normals,
+mean over patches). `keras.callbacks.BackupAndRestore` saves the state after every epoch, so running the same
+command again resumes where a stop left off. Each epoch reports the validation loss, next to the flat plane's
+(printed once at the start). At the end the full-image model is evaluated after stitching on the held-out split,
+next to the flat-plane baseline, and `model.weights.h5`, `config.json` and `metrics.json` are written to `out`.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+# Plain Python up to `train`: the CLI reads DEFAULTS before it has chosen the Keras backend.
+TRAIN_SEED, TEST_SEED = 0, 1_000_000_007  # the same as keras_patchnet.data's (asserted by the tests)
+VAL_SEED = 424242  # validation renders: neither the training stream (TRAIN_SEED, epoch, i) nor the test split
+
+DEFAULTS = dict(
+    model="unet", out="runs/unet", data="synthetic", epochs=20, steps=100, batch_size=8, image_size=224,
+    patch_size=128, width=8, min_overlap=1, lr=2e-3, val_images=64, test_images=64, seed=TRAIN_SEED,
+    time_budget=None, jit_compile="auto", pretrained=False, verbose="auto",
+)
+
+
+def time_budget(seconds):
+    """A callback that stops training at the end of the first epoch ending past `seconds` (resumable runs pick up
+    from there)."""
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - self.start > seconds:
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
+def flat_plane_loss(data):
+    """The loss of the flat plane (relative depth 0, normals (0, 0, -1)) on `data`, to read the fit's numbers by."""
+    from keras_patchnet import losses
+
+    loss = losses.patchnet_losses()
+    totals = {"depth": 0.0, "normals": 0.0}
+    for i in range(len(data)):
+        _, y = data[i]
+        flat = np.zeros_like(y["normals"])
+        flat[..., 2] = -1.0
+        totals["depth"] += float(loss["depth"](y["depth"], np.zeros_like(y["depth"])))
+        totals["normals"] += float(loss["normals"](y["normals"], flat))
+    return {k: round(v / len(data), 4) for k, v in totals.items()}
+
+
+def _sources(cfg):
+    """(train source, validation source, test split or None) for cfg["data"]: "synthetic" or a dataset folder."""
+    from keras_patchnet.data import SyntheticSource, TexlessDataset
+
+    if cfg["data"] == "synthetic":
+        size = cfg["image_size"]
+        train = SyntheticSource(cfg["steps"] * cfg["batch_size"], size, size, seed=cfg["seed"])
+        val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False)
+        return train, val, None
+    train, test = TexlessDataset(cfg["data"]).split(by="sequence", seed=cfg["seed"])
+    return train, test, test
+
+
+def train(**kwargs):
+    """Trains (or resumes) a model with the recipe above; returns the metrics dict also written to metrics.json.
+
+    Keyword arguments and defaults: see `DEFAULTS` (`data`: "synthetic" or a dataset folder; `time_budget` in
+    minutes; `pretrained`: start from pretrained weights, for fine-tuning).
+    """
+    import keras
+
+    from keras_patchnet import losses, models
+    from keras_patchnet.data import PatchNetDataset
+    from keras_patchnet.evaluation import evaluate_dataset, evaluate_synthetic
+
+    unknown = set(kwargs) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"Unknown training options {sorted(unknown)}. Known: {sorted(DEFAULTS)}")
+    cfg = {**DEFAULTS, **kwargs}
+    os.makedirs(cfg["out"], exist_ok=True)
+    keras.utils.set_random_seed(cfg["seed"])
+    model = models.create_model(
+        cfg["model"], pretrained=cfg["pretrained"], patch_size=cfg["patch_size"], width=cfg["width"],
+        min_overlap=cfg["min_overlap"],
+    )
+    train_source, val_source, test_split = _sources(cfg)
+    patches = dict(mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap)
+    data = PatchNetDataset(train_source, batch_size=cfg["batch_size"], augment=True, seed=cfg["seed"], **patches)
+    val = PatchNetDataset(val_source, batch_size=16, shuffle=False, **patches)
+    print("flat-plane validation loss:", flat_plane_loss(val), flush=True)
+    steps = cfg["epochs"] * len(data)
+    schedule = keras.optimizers.schedules.CosineDecay(cfg["lr"], steps, alpha=0.05)
+    jit = {"true": True, "false": False}.get(str(cfg["jit_compile"]).lower(), "auto")
+    net = model.patch_model
+    net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses(),
+                jit_compile=jit)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(cfg["out"], "backup")),
+        keras.callbacks.CSVLogger(os.path.join(cfg["out"], "log.csv"), append=True),
+    ]
+    if cfg["time_budget"]:
+        callbacks.append(time_budget(cfg["time_budget"] * 60))
+    start = time.time()
+    net.fit(data, epochs=cfg["epochs"], validation_data=val, callbacks=callbacks, verbose=cfg["verbose"])
+    train_seconds = time.time() - start
+    model.save_weights(os.path.join(cfg["out"], "model.weights.h5"))
+    config = {"arch": cfg["model"], "patch_size": model.patch_size, "width": cfg["width"],
+              "min_overlap": model.min_overlap}
+    with open(os.path.join(cfg["out"], "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    if test_split is None:
+        result = evaluate_synthetic(model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED)
+    else:
+        result = evaluate_dataset(model, test_split)
+        result.pop("per_image", None)
+    result["train_seconds_this_run"] = train_seconds
+    result["recipe"] = {k: v for k, v in cfg.items() if k != "verbose"}
+    with open(os.path.join(cfg["out"], "metrics.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result

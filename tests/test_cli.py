@@ -1,0 +1,175 @@
+"""The `keras-patchnet` CLI, called in-process (`cli.main(argv)`), on tiny models and images."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_patchnet import cli, geometry, hub
+from keras_patchnet.data import render, write_synthetic
+from tests.hub_server import FakeHub
+
+TINY = {"arch": "unet", "patch_size": 32, "width": 2, "min_overlap": 8}
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """A preset folder of a small untrained UNet, as `train` or `save_preset` writes it."""
+    keras.utils.set_random_seed(0)
+    folder = str(tmp_path_factory.mktemp("tiny") / "unet.tiny")
+    return hub.save_preset(hub.build_from_config(TINY), folder, name="unet.tiny")
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    sample = render(5, 40, 48, kind="cloth")
+    path = str(tmp_path / "sheet.png")
+    Image.fromarray(sample.image).save(path)
+    Image.fromarray((sample.mask * 255).astype("uint8")).save(tmp_path / "sheet_mask.png")
+    return path, sample
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_predict_writes_every_output_and_says_where(tiny_folder, image_file, tmp_path, capsys):
+    path, sample = image_file
+    out_dir = str(tmp_path / "out")
+    mask = path.replace(".png", "_mask.png")
+    code, out, err = run(["predict", path, "--weights", tiny_folder, "--mask", mask, "--out", out_dir,
+                          "--intrinsics", "60,60,23.5,19.5", "--distance", "1.5"], capsys)
+    assert code == 0, err
+    names = sorted(os.listdir(out_dir))
+    assert names == ["sheet.ply", "sheet_depth.npy", "sheet_depth.png", "sheet_figure.png", "sheet_normals.npy",
+                     "sheet_normals.png"]
+    assert os.path.abspath(out_dir) in out
+    depth, normals = np.load(os.path.join(out_dir, "sheet_depth.npy")), np.load(os.path.join(out_dir, "sheet_normals.npy"))
+    assert depth.shape == (40, 48) and normals.shape == (40, 48, 3)
+    m = sample.mask
+    assert abs(depth[m].mean()) < 1e-6 and np.all(depth[~m] == 0)  # relative depth on the foreground only
+    length = np.linalg.norm(normals, axis=-1)
+    assert np.all((np.abs(length[m] - 1) < 1e-4) | (length[m] == 0)) and np.all(length[~m] == 0)
+    cloud = geometry.read_ply(os.path.join(out_dir, "sheet.ply"))
+    assert len(cloud["points"]) == m.sum()
+    np.testing.assert_allclose(cloud["points"][:, 2], depth[m] + 1.5, atol=1e-5)  # --distance sets the mean depth
+    v, u = np.nonzero(m)
+    np.testing.assert_allclose(cloud["points"][:, 0], (u - 23.5) / 60 * cloud["points"][:, 2], atol=1e-5)
+    np.testing.assert_array_equal(cloud["colors"], sample.image[m])
+    assert np.asarray(Image.open(os.path.join(out_dir, "sheet_depth.png"))).shape == (40, 48, 3)
+
+
+def test_predict_on_a_folder_and_the_shipped_sample(tiny_folder, image_file, tmp_path, capsys):
+    path, _ = image_file
+    out_dir = str(tmp_path / "out")
+    code, out, err = run(["predict", os.path.dirname(path), "--sample", "--weights", tiny_folder, "--out", out_dir,
+                          "--no-figure"], capsys)
+    assert code == 0, err
+    names = set(os.listdir(out_dir))
+    # the folder holds sheet.png and sheet_mask.png: both are images; the sample adds cloth.*
+    assert {"sheet.ply", "sheet_mask.ply", "cloth.ply", "cloth_depth.png"} <= names
+    assert np.load(os.path.join(out_dir, "cloth_depth.npy")).shape == (224, 224)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "missing.png"], "No such file or folder: missing.png"),
+        (["predict"], "Nothing to predict"),
+        (["predict", "{bad}"], "Cannot read image file"),
+        (["predict", "{image}", "--mask", "{small_mask}"], "is 8x8 but image"),
+        (["predict", "{image}", "--threshold", "255"], "empty foreground"),
+        (["predict", "{image}", "--intrinsics", "1,2,3"], "--intrinsics must be"),
+        (["predict", "{image}", "--weights", "{empty_dir}"], "has no model.weights.h5"),
+        (["predict", "{image}", "--weights", "unet.nonexistent"], "Unknown pretrained weights"),
+        (["evaluate", "missing_dir"], "Dataset folder not found"),
+        (["train", "--data", "missing_dir"], "--data must be"),
+        (["push", "{empty_dir}", "user/repo"], "has no config.json"),
+    ],
+)
+def test_errors_are_one_line_with_status_1(argv, message, image_file, tmp_path, capsys):
+    path, _ = image_file
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((8, 8), "uint8")).save(tmp_path / "small_mask.png")
+    (tmp_path / "empty").mkdir()
+    fill = {"bad": str(tmp_path / "bad.png"), "image": path, "small_mask": str(tmp_path / "small_mask.png"),
+            "empty_dir": str(tmp_path / "empty")}
+    code, out, err = run([a.format(**fill) for a in argv], capsys)
+    assert code == 1
+    assert err.startswith("keras-patchnet: error: ") and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["predict", "--model", "resnet"])
+    assert e.value.code == 2
+    assert "invalid choice: 'resnet'" in capsys.readouterr().err
+
+
+def test_evaluate_writes_table_csv_and_heat_maps(tiny_folder, tmp_path, capsys):
+    root = write_synthetic(str(tmp_path / "data"), {"cloth": ["Lc_a", "Ll_b"]}, frames=2, size=40)
+    out_dir = str(tmp_path / "eval")
+    code, out, err = run(["evaluate", root, "--weights", tiny_folder, "--out", out_dir, "--figures", "2"], capsys)
+    assert code == 0, err
+    assert "| depth_mae_mm |" in out and "| mean_angle_deg |" in out
+    rows = list(csv.DictReader(open(os.path.join(out_dir, "per_image.csv"))))
+    assert len(rows) == 4 and rows[0]["image"] == os.path.join("cloth", "images", "Lc_a", "rgb_0000.tiff")
+    metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
+    assert metrics["num_images"] == 4
+    mean_mae = np.mean([float(r["depth_mae_mm"]) for r in rows])
+    assert metrics["model"]["depth_mae_mm"]["mean"] == pytest.approx(mean_mae, abs=1e-3)
+    assert sorted(os.listdir(os.path.join(out_dir, "figures"))) == ["errors_0000.png", "errors_0001.png"]
+
+
+def test_train_then_push_round_trip(tmp_path, capsys):
+    out_dir = str(tmp_path / "run")
+    code, out, err = run(["train", "--model", "baseline", "--out", out_dir, "--epochs", "1", "--steps", "2",
+                          "--batch-size", "1", "--image-size", "40", "--patch-size", "32", "--width", "2",
+                          "--val-images", "1", "--test-images", "2", "--min-overlap", "8"], capsys)
+    assert code == 0, err
+    assert {"model.weights.h5", "config.json", "metrics.json", "log.csv"} <= set(os.listdir(out_dir))
+    metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
+    assert metrics["num_images"] == 2 and "depth_mae_mm" in metrics["flat_plane"]
+    server = FakeHub()
+    try:
+        code, out, err = run(["push", out_dir, "me/tiny", "--endpoint", server.endpoint, "--token", "t"], capsys)
+        assert code == 0, err
+        assert "Pushed" in out and "me/tiny" in out
+        repo = server.repos["me/tiny"]
+        files = repo["commits"][repo["main"]]
+        assert {"config.json", "model.weights.h5", "metadata.json", "README.md"} <= set(files)
+        assert b"flat plane" in files["README.md"]
+    finally:
+        server.close()
+
+
+def test_bench_reports_images_per_second(tmp_path, capsys):
+    code, out, err = run(["bench", "--model", "baseline", "--size", "64", "--batch-size", "2", "--repeats", "1",
+                          "--weights", "none"], capsys)
+    assert code == 0, err
+    assert "images/s" in out and keras.backend.backend() in out
+
+
+def test_backend_option_in_a_fresh_process_and_no_keras_for_errors(tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": "not-a-backend"}
+    code = ("import sys; from keras_patchnet import cli; rc = cli.main(sys.argv[1:]); "
+            "print('keras' in sys.modules); raise SystemExit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, "predict", "missing.png"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and r.stdout.strip() == "False"  # errors before any Keras import
+    backend = keras.backend.backend()
+    code = ("import sys; from keras_patchnet import cli; cli.main(sys.argv[1:]); import keras; "
+            "print(keras.backend.backend())")
+    r = subprocess.run([sys.executable, "-c", code, "--backend", backend, "bench", "--model", "baseline", "--size",
+                        "32", "--batch-size", "1", "--repeats", "1", "--weights", "none"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == backend
