@@ -105,6 +105,20 @@ def test_normals_are_averaged_then_renormalised():
     np.testing.assert_allclose(out[0], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("size, masked", [((224, 224), False), ((300, 200), True)])
+def test_conjugate_gradient_solver_gives_the_direct_solution(size, masked):
+    depth = smooth_surface(2, *size, seed=5)
+    extract = PatchExtract(128, min_overlap=32)
+    patches = shifted_patches(depth, extract, seed=2)
+    mask = disc_mask(2, *size) if masked else None
+    direct = to_numpy(PatchStitch(128, min_overlap=32, mode="depth")(patches, output_size=size, foreground=mask))
+    cg = to_numpy(PatchStitch(128, min_overlap=32, mode="depth", solver="cg")(patches, output_size=size, foreground=mask))
+    np.testing.assert_allclose(cg, direct, atol=2e-5)
+    assert error_up_to_a_constant(cg, depth, np.ones_like(depth) if mask is None else mask) < 2e-5
+    with pytest.raises(ValueError, match="`solver` must be one of"):
+        PatchStitch(32, mode="depth", solver="lu")
+
+
 def test_depth_gradient_matches_finite_differences():
     rng = np.random.default_rng(0)
     stitch = PatchStitch(8, min_overlap=3, mode="depth", dtype="float64")

@@ -24,6 +24,7 @@ class PatchStitch(keras.layers.Layer):
         patch_size, min_overlap, rule: the grid, as in `PatchExtract` (use the same values).
         mode: "mean", "normals" or "depth". Default "mean".
         ridge: relative ridge of the depth solve; a patch sharing no foreground with any other gets offset 0.
+        solver: "direct" (default) or "cg": unrolled conjugate gradients, for exporters without a solve op (ONNX).
 
     Call arguments:
         patches: (B * N, P, P, C); C must be 1 for "depth".
@@ -43,14 +44,17 @@ class PatchStitch(keras.layers.Layer):
     True
     """
 
-    def __init__(self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, **kwargs):
+    def __init__(self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, solver="direct",
+                 **kwargs):
         super().__init__(**kwargs)
         self.patch_size, self.min_overlap, self.rule = grid_lib.check_patch_args(patch_size, min_overlap, rule)
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
         if not ridge > 0:
             raise ValueError(f"`ridge` must be a positive float. Received: ridge={ridge!r}")
-        self.mode = mode
+        if solver not in patch_ops.SOLVERS:
+            raise ValueError(f"`solver` must be one of {patch_ops.SOLVERS}. Received: solver={solver!r}")
+        self.mode, self.solver = mode, solver
         self.ridge = float(ridge)
 
     def grid(self, height, width):
@@ -71,7 +75,7 @@ class PatchStitch(keras.layers.Layer):
                         f"`foreground` must have shape (batch, {grid.height}, {grid.width}, 1) to match "
                         f"output_size. Received: foreground.shape={fg_shape}"
                     )
-            return patch_ops.stitch_depth(patches, grid, foreground, self.ridge)
+            return patch_ops.stitch_depth(patches, grid, foreground, self.ridge, self.solver)
         if self.mode == "normals":
             if patches.shape[-1] != 3:
                 raise ValueError(f"Normal `patches` must have 3 channels. Received: patches.shape={tuple(patches.shape)}")
@@ -95,4 +99,5 @@ class PatchStitch(keras.layers.Layer):
             "rule": self.rule,
             "mode": self.mode,
             "ridge": self.ridge,
+            "solver": self.solver,
         }

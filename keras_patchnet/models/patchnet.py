@@ -32,6 +32,8 @@ class PatchNet(keras.Model):
         seam_width, refine_diameter, refine_sigma_space: the filter's band and window (pixels).
         depth_sigma_range: range sigma for depth, in metres (default 0.05).
         normals_sigma_range: range sigma for normals (unit-vector components, L1; default 0.3 as in the report).
+        depth_solver: "direct" (default) or "cg", the offset solver of the depth stitch (`PatchStitch`); "cg"
+            exports to ONNX (see `keras_patchnet.export`).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class PatchNet(keras.Model):
         refine_sigma_space=1.5,
         depth_sigma_range=0.05,
         normals_sigma_range=0.3,
+        depth_solver="direct",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -61,7 +64,7 @@ class PatchNet(keras.Model):
         self.patch_model = patch_model
         grid = {"patch_size": patch_size, "min_overlap": min_overlap, "rule": rule}
         self.extract = PatchExtract(**grid, name="extract")
-        self.stitch_depth = PatchStitch(**grid, mode="depth", name="stitch_depth")
+        self.stitch_depth = PatchStitch(**grid, mode="depth", solver=depth_solver, name="stitch_depth")
         self.stitch_normals = PatchStitch(**grid, mode="normals", name="stitch_normals")
         refine_args = dict(
             diameter=refine_diameter, sigma_space=refine_sigma_space, region=refine_region, seam_width=seam_width, **grid
@@ -74,6 +77,7 @@ class PatchNet(keras.Model):
         self.refine, self.refine_region, self.seam_width = bool(refine), refine_region, seam_width
         self.refine_diameter, self.refine_sigma_space = refine_diameter, refine_sigma_space
         self.depth_sigma_range, self.normals_sigma_range = depth_sigma_range, normals_sigma_range
+        self.depth_solver = depth_solver
         self.built = True  # the patch network is built already; the other layers hold no weights
 
     def build(self, input_shape=None):
@@ -137,6 +141,7 @@ class PatchNet(keras.Model):
             "refine_sigma_space": self.refine_sigma_space,
             "depth_sigma_range": self.depth_sigma_range,
             "normals_sigma_range": self.normals_sigma_range,
+            "depth_solver": self.depth_solver,
         }
 
     @classmethod

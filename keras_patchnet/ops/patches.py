@@ -183,11 +183,33 @@ def _overlap_areas(weights, grid, dtype):
     return ops.reshape(y1x1 - y0x1 - y1x0 + y0x0, (-1, N, N))
 
 
-def depth_offsets(patches, grid, foreground=None, ridge=1e-5):
+SOLVERS = ("direct", "cg")
+
+
+def _solve_cg(system, b, iterations):
+    """Conjugate gradients for the SPD `system` (B, N, N) x = b (B, N, 1), unrolled `iterations` times: only
+    products and sums, so exporters without a linear-solve op (ONNX) can run it."""
+    tiny = _const(1e-30, b.dtype)
+    x, r = ops.zeros_like(b), b
+    p, rs = r, ops.sum(r * r, axis=(1, 2), keepdims=True)
+    for _ in range(iterations):
+        ap = ops.einsum("bij,bjk->bik", system, p)
+        alpha = rs / ops.maximum(ops.sum(p * ap, axis=(1, 2), keepdims=True), tiny)
+        x, r = x + alpha * p, r - alpha * ap
+        rs_new = ops.sum(r * r, axis=(1, 2), keepdims=True)
+        p, rs = r + rs_new / ops.maximum(rs, tiny) * p, rs_new
+    return x
+
+
+def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     """Least-squares offsets (B, N) that best align the depth patches over their (foreground) overlaps.
 
+    `solver`: "direct" (`keras.ops.linalg.solve`, default) or "cg" (2N unrolled conjugate-gradient steps, for ONNX
+    export, which has no solve op; the same offsets to float32 accuracy when the overlap graph is connected).
     Returns the offsets and the folded sum of the unshifted patches (B, Hp, Wp, 1), which the stitch reuses.
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"`solver` must be one of {SOLVERS}. Received: solver={solver!r}")
     N = grid.num_patches
     dtype = _compute_dtype(patches)
     d = ops.cast(patches, dtype)
@@ -205,13 +227,16 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5):
     gauge = _const(ridge * np.eye(N) + np.full((N, N), 1.0 / N), dtype)
     system = laplacian + scale[:, None, None] * gauge
     system = ops.broadcast_to(system, (ops.shape(b)[0], N, N))
-    t = ops.linalg.solve(system, b)
+    def solve(rhs):
+        return ops.linalg.solve(system, rhs) if solver == "direct" else _solve_cg(system, rhs, 2 * N)
+
+    t = solve(b)
     # einsum, not matmul: keras.ops.matmul returns float32 for float64 torch tensors (Keras 3.15).
-    t = t + ops.linalg.solve(system, b - ops.einsum("bij,bjk->bik", ops.broadcast_to(laplacian, ops.shape(system)), t))
+    t = t + solve(b - ops.einsum("bij,bjk->bik", ops.broadcast_to(laplacian, ops.shape(system)), t))
     return ops.reshape(t, (-1, N)), summed
 
 
-def stitch_depth(patches, grid, foreground=None, ridge=1e-5):
+def stitch_depth(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     """Shifts each depth patch by its least-squares offset, then averages per pixel: -> (B, H, W, 1).
 
     `foreground` (B, H, W, 1), optional: only pixels that are foreground in both patches of a pair count in the
@@ -220,7 +245,7 @@ def stitch_depth(patches, grid, foreground=None, ridge=1e-5):
     check_patches(patches, grid)
     if patches.shape[-1] != 1:
         raise ValueError(f"Depth `patches` must have 1 channel. Received: patches.shape={tuple(patches.shape)}")
-    offsets, summed = depth_offsets(patches, grid, foreground, ridge)
+    offsets, summed = depth_offsets(patches, grid, foreground, ridge, solver)
     dtype = _compute_dtype(patches)
     ny, nx = len(grid.origins_y), len(grid.origins_x)
     rows = np.zeros((grid.padded_height, ny), dtype)
