@@ -21,7 +21,7 @@ def main(argv=None):
 
     model = kp.models.unet(pretrained=True if args.weights == "true" else args.weights)
     image = kp.data.read_image(args.image)                   # (H, W, 3) uint8, any size
-    mask = image.max(axis=-1) > 40                            # the surface, on a dark background
+    mask = image.max(axis=-1) > 24                            # the surface, on a dark background
     out = model.predict_on_batch({"images": image[None].astype("float32"), "mask": mask[None, ..., None]})
     depth = np.asarray(out["depth"])[0, ..., 0]               # relative depth in metres
     normals = np.asarray(out["normals"])[0]                   # unit normals, camera frame, towards the camera

@@ -18,7 +18,8 @@ import os
 import sys
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-# The sample: keras_patchnet.data.render(2026, 224, 224, kind="cloth").image, saved as PNG.
+# The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
+# (the size and light of the shipped UNet's training renders).
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png")
 MODELS = ("baseline", "unet", "inception")  # keras_patchnet.models.list_models(), without importing Keras here
 
@@ -44,9 +45,9 @@ def build_parser():
     p.add_argument("--sample", action="store_true", help="also predict on the sample render shipped with the package")
     p.add_argument("--out", default="out/predict", help="output folder (default out/predict)")
     p.add_argument("--mask", help="foreground mask image (white = surface), same size as the image(s)")
-    p.add_argument("--threshold", type=int, default=40,
+    p.add_argument("--threshold", type=int, default=24,
                    help="without --mask, pixels whose brightest channel is above this (0-255) are foreground, "
-                        "for images on a dark background; 0 = every pixel (default 40)")
+                        "for images on a dark background; 0 = every pixel (default 24)")
     p.add_argument("--intrinsics", help='"fx,fy,cx,cy" or a file with a 3x3 matrix (default: the renderer\'s '
                                         'Kinect-like camera scaled to the image width)')
     p.add_argument("--distance", type=float, default=1.2,

@@ -22,7 +22,7 @@ VAL_SEED = 424242  # validation renders: neither the training stream (TRAIN_SEED
 
 DEFAULTS = dict(
     model="unet", out="runs/unet", data="synthetic", epochs=20, steps=100, batch_size=8, image_size=224,
-    patch_size=128, width=8, min_overlap=1, lr=2e-3, val_images=64, test_images=64, seed=TRAIN_SEED,
+    patch_size=128, width=8, min_overlap=1, lr=2e-3, lighting="rig", val_images=64, test_images=64, seed=TRAIN_SEED,
     time_budget=None, jit_compile="auto", pretrained=False, verbose="auto",
 )
 
@@ -65,8 +65,9 @@ def _sources(cfg):
 
     if cfg["data"] == "synthetic":
         size = cfg["image_size"]
-        train = SyntheticSource(cfg["steps"] * cfg["batch_size"], size, size, seed=cfg["seed"])
-        val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False)
+        light = cfg["lighting"]
+        train = SyntheticSource(cfg["steps"] * cfg["batch_size"], size, size, seed=cfg["seed"], lighting=light)
+        val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False, lighting=light)
         return train, val, None
     train, test = TexlessDataset(cfg["data"]).split(by="sequence", seed=cfg["seed"])
     return train, test, test
@@ -96,7 +97,8 @@ def train(**kwargs):
     )
     train_source, val_source, test_split = _sources(cfg)
     patches = dict(mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap)
-    data = PatchNetDataset(train_source, batch_size=cfg["batch_size"], augment=True, seed=cfg["seed"], **patches)
+    data = PatchNetDataset(train_source, batch_size=cfg["batch_size"], augment=True, seed=cfg["seed"],
+                           flip=cfg["lighting"] != "fixed", **patches)
     val = PatchNetDataset(val_source, batch_size=16, shuffle=False, **patches)
     print("flat-plane validation loss:", flat_plane_loss(val), flush=True)
     steps = cfg["epochs"] * len(data)
@@ -120,7 +122,8 @@ def train(**kwargs):
     with open(os.path.join(cfg["out"], "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     if test_split is None:
-        result = evaluate_synthetic(model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED)
+        result = evaluate_synthetic(model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED,
+                                    lighting=cfg["lighting"])
     else:
         result = evaluate_dataset(model, test_split)
         result.pop("per_image", None)

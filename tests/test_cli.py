@@ -76,7 +76,7 @@ def test_predict_on_a_folder_and_the_shipped_sample(tiny_folder, image_file, tmp
     names = set(os.listdir(out_dir))
     # the folder holds sheet.png and sheet_mask.png: both are images; the sample adds cloth.*
     assert {"sheet.ply", "sheet_mask.ply", "cloth.ply", "cloth_depth.png"} <= names
-    assert np.load(os.path.join(out_dir, "cloth_depth.npy")).shape == (224, 224)
+    assert np.load(os.path.join(out_dir, "cloth_depth.npy")).shape == (112, 112)
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,14 @@ def test_both_lightings_give_one_to_four_lights_on_the_camera_side(lighting):
             assert kind in ("directional", "point")
             assert where[2] < 0 if kind == "directional" else True
     assert counts <= {1, 2, 3, 4} and len(counts) >= 3
+
+
+def test_fixed_lighting_is_one_directional_light_from_fixed_light():
+    from keras_patchnet.data import synthetic
+
+    for seed in (0, 1):
+        lights = render(seed, 32, 32, lighting="fixed").params["lights"]
+        assert len(lights) == 1 and lights[0][0] == "directional"
+        np.testing.assert_allclose(lights[0][1], synthetic.FIXED_LIGHT)
+    with pytest.raises(ValueError, match="`lighting` must be one of"):
+        render(0, 32, 32, lighting="studio")

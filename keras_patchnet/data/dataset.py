@@ -67,6 +67,8 @@ class PatchNetDataset(keras.utils.PyDataset):
             `patch_size`, `min_overlap`, `rule`. With `drop_empty_patches`, patches without foreground are left out,
             so the number of patches varies from batch to batch.
         augment: horizontal flips (normals' x negated) and photometric jitter of the image only.
+        flip: with `augment`, whether to flip (default True; turn it off for a fixed, calibrated light, which a
+            mirror image would move to the other side).
         shuffle: reshuffle sample order every epoch (seeded by `seed` and the epoch).
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of PyDataset.
     """
@@ -81,6 +83,7 @@ class PatchNetDataset(keras.utils.PyDataset):
         rule="even",
         relative_depth=True,
         augment=False,
+        flip=True,
         shuffle=True,
         drop_empty_patches=False,
         seed=0,
@@ -95,7 +98,7 @@ class PatchNetDataset(keras.utils.PyDataset):
             raise ValueError("`source` has no samples")
         self.source, self.batch_size, self.mode = source, batch_size, mode
         self.patch_size, self.min_overlap, self.rule = patch_size, min_overlap, rule
-        self.relative_depth, self.augment, self.shuffle = relative_depth, augment, shuffle
+        self.relative_depth, self.augment, self.flip, self.shuffle = relative_depth, augment, flip, shuffle
         self.drop_empty_patches, self.seed, self.epoch = drop_empty_patches, seed, 0
         self._order = self._make_order()
 
@@ -116,7 +119,7 @@ class PatchNetDataset(keras.utils.PyDataset):
         sample = self.source.load(int(index))
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, int(index), 7])
-            sample = augment_sample(sample, rng)
+            sample = augment_sample(sample, rng, flip=self.flip)
         depth = relative_depth(sample["depth"], sample["mask"]) if self.relative_depth else sample["depth"]
         return sample["image"].astype("float32"), depth[..., None], sample["normals"].astype("float32")
 

@@ -131,11 +131,14 @@ RIGS = {
     "d": [((0.0, 1.0, -0.8), "directional"), ((-0.7, 0.6, -1.0), "point"), ((0.7, 0.6, -1.0), "point"),
           ((0.0, -0.5, -1.0), "directional")],
 }
-LIGHTINGS = ("rig", "random")
+LIGHTINGS = ("rig", "random", "fixed")
+FIXED_LIGHT = (0.3, -0.4, -1.0)  # lighting="fixed": one directional light, from the upper right of the camera
 
 
 def _lights(rng, lighting):
     """[(direction, kind)] for one render: a jittered rig, or 1-4 lights from anywhere on the camera's side."""
+    if lighting == "fixed":
+        return [(np.array(FIXED_LIGHT), "directional")]
     if lighting == "rig":
         rig = RIGS[sorted(RIGS)[int(rng.integers(len(RIGS)))]]
         return [(np.asarray(d) + rng.normal(0, 0.15, 3), kind) for d, kind in rig]
@@ -187,7 +190,8 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
         kind: "cloth", "paper", "garment" or None (drawn from the seed).
         lighting: "rig" (default): one of four jittered light set-ups like the dataset's Lc/Ld/Ll/Lr sequences, so
             shading is a usable cue; "random": 1-4 lights from anywhere on the camera's side (much harder: shape from
-            shading under unknown lights is ambiguous per patch).
+            shading under unknown lights is ambiguous per patch); "fixed": one directional light from `FIXED_LIGHT`
+            (a calibrated set-up: shading maps to orientation, the easiest case to learn).
 
     Returns:
         `Sample(image, depth, normals, mask, intrinsics, params)`.
@@ -237,9 +241,9 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
     return Sample(image, depth, normal_map, mask, K, params)
 
 
-def render_batch(seeds, height=224, width=224, kind=None):
+def render_batch(seeds, height=224, width=224, kind=None, lighting="rig"):
     """Stacks `render` over seeds: dict of images (B,H,W,3) uint8, depth (B,H,W,1), normals (B,H,W,3), mask."""
-    samples = [render(int(s), height, width, kind) for s in seeds]
+    samples = [render(int(s), height, width, kind, lighting) for s in seeds]
     return {
         "images": np.stack([s.image for s in samples]),
         "depth": np.stack([s.depth for s in samples])[..., None],
