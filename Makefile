@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BACKENDS ?= tensorflow torch jax
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install demo test bench clean
+.PHONY: install predict demo test bench clean
 
 install: $(VENV)/.installed
 
@@ -14,8 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[tensorflow-cpu,torch,jax,viz,test]"
+	$(PY) -m pip install -q -e ".[tensorflow-cpu,torch,jax,viz,export,test]"
 	touch $@
+
+predict: install
+	$(VENV)/bin/keras-patchnet predict --sample --out out/predict
 
 demo: install
 	$(PY) -m keras_patchnet.demo --out out/demo

@@ -21,7 +21,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
 # (the size and light of the shipped UNet's training renders).
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png")
-MODELS = ("baseline", "unet", "inception")  # keras_patchnet.models.list_models(), without importing Keras here
+MODELS = ("baseline", "unet", "inception")
+BACKENDS = ("tensorflow", "torch", "jax")  # keras_patchnet.models.list_models(), without importing Keras here
 
 
 class CLIError(Exception):
@@ -36,11 +37,13 @@ def _add_model_options(p, pretrained_default="true"):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-patchnet", description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", choices=("tensorflow", "torch", "jax"), help="Keras backend")
+    parser.add_argument("--backend", choices=BACKENDS, help="Keras backend")
+    common = argparse.ArgumentParser(add_help=False)  # --backend is also accepted after the command
+    common.add_argument("--backend", choices=BACKENDS, default=argparse.SUPPRESS, help="Keras backend")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
 
-    p = sub.add_parser("predict", help="depth, normals, point cloud and a figure for each image")
+    p = sub.add_parser("predict", parents=[common], help="depth, normals, point cloud and a figure for each image")
     p.add_argument("paths", nargs="*", help="image files or folders")
     p.add_argument("--sample", action="store_true", help="also predict on the sample render shipped with the package")
     p.add_argument("--out", default="out/predict", help="output folder (default out/predict)")
@@ -55,7 +58,7 @@ def build_parser():
     p.add_argument("--no-figure", action="store_true", help="skip the matplotlib figure")
     _add_model_options(p)
 
-    p = sub.add_parser("evaluate", help="metrics on a dataset folder (the real dataset's layout)")
+    p = sub.add_parser("evaluate", parents=[common], help="metrics on a dataset folder (the real dataset's layout)")
     p.add_argument("dataset", help="dataset folder: <object>/{images,depth_maps,normals}/<sequence>/...")
     p.add_argument("--split", choices=("all", "test"), default="all",
                    help='"test": only the held-out sequences of the default sequence split (default all)')
@@ -65,7 +68,7 @@ def build_parser():
 
     from keras_patchnet.training import DEFAULTS  # plain Python; Keras is imported by `train` later
 
-    p = sub.add_parser("train", help="train on synthetic renders or a dataset folder (resumable)")
+    p = sub.add_parser("train", parents=[common], help="train on synthetic renders or a dataset folder (resumable)")
     for key, default in DEFAULTS.items():
         if key in ("model", "pretrained", "verbose"):
             continue
@@ -73,7 +76,7 @@ def build_parser():
         p.add_argument("--" + key.replace("_", "-"), type=kind, default=default, help=f"default {default}")
     _add_model_options(p, pretrained_default="none")
 
-    p = sub.add_parser("push", help="publish a trained folder to the Hugging Face Hub with a model card")
+    p = sub.add_parser("push", parents=[common], help="publish a trained folder to the Hugging Face Hub with a model card")
     p.add_argument("folder", help="a folder with config.json and model.weights.h5 (from `train` or save_preset)")
     p.add_argument("repo_id", help="user/name on the Hub")
     p.add_argument("--name", help="preset name for the card (default <arch>.custom)")
@@ -81,7 +84,7 @@ def build_parser():
     p.add_argument("--token", help="Hub token (default: the logged-in one)")
     p.add_argument("--private", action="store_true")
 
-    p = sub.add_parser("bench", help="inference speed on random images")
+    p = sub.add_parser("bench", parents=[common], help="inference speed on random images")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--repeats", type=int, default=5)

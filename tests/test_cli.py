@@ -168,7 +168,7 @@ def test_backend_option_in_a_fresh_process_and_no_keras_for_errors(tmp_path):
     backend = keras.backend.backend()
     code = ("import sys; from keras_patchnet import cli; cli.main(sys.argv[1:]); import keras; "
             "print(keras.backend.backend())")
-    r = subprocess.run([sys.executable, "-c", code, "--backend", backend, "bench", "--model", "baseline", "--size",
+    r = subprocess.run([sys.executable, "-c", code, "bench", "--backend", backend, "--model", "baseline", "--size",
                         "32", "--batch-size", "1", "--repeats", "1", "--weights", "none"],
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
