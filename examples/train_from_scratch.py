@@ -16,15 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_args(argv=None):
-    from keras_patchnet.training import DEFAULTS
+    from keras_patchnet.training import add_arguments, parse_pretrained
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for key, default in DEFAULTS.items():
-        if key in ("pretrained", "verbose"):
-            continue
-        kind = float if key in ("lr", "time_budget") else int if isinstance(default, int) else str
-        p.add_argument("--" + key.replace("_", "-"), type=kind, default=default)
-    return p.parse_args(argv)
+    args = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0])).parse_args(argv)
+    args.pretrained = parse_pretrained(args.pretrained)
+    return args
 
 
 def main(argv=None):

@@ -66,14 +66,10 @@ def build_parser():
     p.add_argument("--figures", type=int, default=8, help="error heat-map figures to write (default 8)")
     _add_model_options(p)
 
-    from keras_patchnet.training import DEFAULTS  # plain Python; Keras is imported by `train` later
+    from keras_patchnet import training  # plain Python; Keras is imported by `train` later
 
     p = sub.add_parser("train", parents=[common], help="train on synthetic renders or a dataset folder (resumable)")
-    for key, default in DEFAULTS.items():
-        if key in ("model", "pretrained", "verbose"):
-            continue
-        kind = float if key in ("lr", "time_budget") else int if isinstance(default, int) else str
-        p.add_argument("--" + key.replace("_", "-"), type=kind, default=default, help=f"default {default}")
+    training.add_arguments(p, skip=("model", "pretrained", "verbose"))
     _add_model_options(p, pretrained_default="none")
 
     p = sub.add_parser("push", parents=[common], help="publish a trained folder to the Hugging Face Hub with a model card")
@@ -112,10 +108,10 @@ def _select_backend(argv):
 
 
 def _load_model(args):
-    from keras_patchnet import hub, models
+    from keras_patchnet import hub, models, training
 
     weights = args.weights
-    pretrained = {"true": True, "none": False, "false": False}.get(str(weights).lower(), weights)
+    pretrained = training.parse_pretrained(weights)
     try:
         return models.create_model(args.model, pretrained=pretrained)
     except (hub.WeightsError, ValueError) as e:  # unknown preset, missing or mismatching files
@@ -267,10 +263,10 @@ def evaluate(args):
 
 def train(args):
     from keras_patchnet.data import DataError
-    from keras_patchnet.training import DEFAULTS, train as run
+    from keras_patchnet.training import DEFAULTS, parse_pretrained, train as run
 
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)}
-    options["pretrained"] = {"true": True, "none": False, "false": False}.get(args.weights.lower(), args.weights)
+    options["pretrained"] = parse_pretrained(args.weights)
     if options["data"] != "synthetic" and not os.path.isdir(options["data"]):
         raise CLIError(f'--data must be "synthetic" or a dataset folder. No such folder: {options["data"]}')
     try:
