@@ -165,6 +165,8 @@ def model_config(model):
     if arch == "inception":
         activation = net.get_layer("encoder_conv1").activation.__name__
         config["network_kwargs"] = {"encoder_activation": None if activation == "linear" else activation}
+    if model.intensity != "patch":
+        config["intensity"] = model.intensity
     return config
 
 

@@ -22,8 +22,8 @@ VAL_SEED = 424242  # validation renders: neither the training stream (TRAIN_SEED
 
 DEFAULTS = dict(
     model="unet", out="runs/unet", data="synthetic", epochs=20, steps=100, batch_size=8, image_size=224,
-    patch_size=128, width=8, min_overlap=1, lr=2e-3, lighting="rig", val_images=64, test_images=64, seed=TRAIN_SEED,
-    time_budget=None, jit_compile="auto", pretrained=False, verbose="auto",
+    patch_size=128, width=8, min_overlap=1, lr=2e-3, lighting="rig", intensity="patch", val_images=64,
+    test_images=64, seed=TRAIN_SEED, time_budget=None, jit_compile="auto", pretrained=False, verbose="auto",
 )
 
 
@@ -108,12 +108,14 @@ def train(**kwargs):
     keras.utils.set_random_seed(cfg["seed"])
     model = models.create_model(
         cfg["model"], pretrained=cfg["pretrained"], patch_size=cfg["patch_size"], width=cfg["width"],
-        min_overlap=cfg["min_overlap"],
+        min_overlap=cfg["min_overlap"], intensity=cfg["intensity"],
     )
     train_source, val_source, test_split = _sources(cfg)
-    patches = dict(mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap)
-    data = PatchNetDataset(train_source, batch_size=cfg["batch_size"], augment=True, seed=cfg["seed"],
-                           flip=cfg["lighting"] != "fixed", **patches)
+    patches = dict(mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap,
+                   intensity=model.intensity)
+    calibrated = cfg["data"] == "synthetic" and cfg["lighting"] == "fixed"  # no jitter, no flips (see render)
+    data = PatchNetDataset(train_source, batch_size=cfg["batch_size"], augment=not calibrated, seed=cfg["seed"],
+                           **patches)
     val = PatchNetDataset(val_source, batch_size=16, shuffle=False, **patches)
     print("flat-plane validation loss:", flat_plane_loss(val), flush=True)
     steps = cfg["epochs"] * len(data)
@@ -132,8 +134,9 @@ def train(**kwargs):
     net.fit(data, epochs=cfg["epochs"], validation_data=val, callbacks=callbacks, verbose=cfg["verbose"])
     train_seconds = time.time() - start
     model.save_weights(os.path.join(cfg["out"], "model.weights.h5"))
-    config = {"arch": cfg["model"], "patch_size": model.patch_size, "width": cfg["width"],
-              "min_overlap": model.min_overlap}
+    from keras_patchnet.hub import model_config
+
+    config = model_config(model)
     with open(os.path.join(cfg["out"], "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     if test_split is None:

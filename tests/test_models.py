@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_patchnet import losses, metrics, models
+from keras_patchnet import hub, losses, metrics, models
 from keras_patchnet.data import render_batch
 from tests.golden.make_golden import CONFIGS, HERE, build
 from tests.helpers import BACKEND, set_deterministic_weights, to_numpy, weight_gradients
@@ -86,6 +86,32 @@ def test_predict_on_batch_takes_a_new_size_each_call():
         np.testing.assert_allclose(np.asarray(out["depth"]), to_numpy(model(images)["depth"]), atol=1e-5)
         out = model.predict({"images": images, "mask": np.ones((1, *size, 1), "float32")}, verbose=0)
         assert tuple(out["normals"].shape) == (1, *size, 3)
+
+
+def test_image_intensity_mode_keeps_brightness_between_patches_and_ignores_image_scale(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = models.unet(patch_size=32, width=2, min_overlap=8, intensity="image")
+    assert model.patch_model.get_layer("intensity_normalization").scope == "fixed"
+    images = render_batch([4], 48, 56)["images"].astype("float32")
+    full, half = model(images), model(images * 0.5)
+    for key in ("depth", "normals"):
+        np.testing.assert_allclose(to_numpy(half[key]), to_numpy(full[key]), atol=1e-4)
+    # the patch network sees the per-image scaled patches, as PatchNetDataset(intensity="image") cuts them
+    scaled = images * (255.0 / images.max(axis=(1, 2, 3), keepdims=True))
+    direct = model.patch_model(model.extract(scaled))
+    via_model = model.patch_model(model.extract(images * 255.0 / images.max()))
+    np.testing.assert_allclose(to_numpy(direct["depth"]), to_numpy(via_model["depth"]), atol=1e-5)
+    assert hub.model_config(model)["intensity"] == "image"
+    clone = hub.build_from_config(hub.model_config(model))
+    assert clone.intensity == "image"
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(to_numpy(loaded(images)["depth"]), to_numpy(full["depth"]), atol=1e-5)
+    with pytest.raises(ValueError, match="`intensity` must be one of"):
+        models.PatchNet(models.unet_network(32, 2), patch_size=32, intensity="image")
+    with pytest.raises(ValueError, match="`intensity` must be one of"):
+        models.unet(patch_size=32, width=2, intensity="global")
 
 
 def test_mask_input_restricts_the_depth_solve():

@@ -148,3 +148,15 @@ def test_bad_arguments():
         PatchNetDataset(src, mode="pixels")
     with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
         PatchNetDataset(src, batch_size=0)
+
+
+def test_dataset_scales_each_image_to_255_in_image_intensity_mode():
+    from keras_patchnet.data import PatchNetDataset, SyntheticSource
+
+    source = SyntheticSource(2, 40, 48, seed=3, resample=False)
+    x, _ = PatchNetDataset(source, batch_size=2, intensity="image", shuffle=False)[0]
+    np.testing.assert_allclose(x.max(axis=(1, 2, 3)), 255.0, rtol=1e-6)
+    plain, _ = PatchNetDataset(source, batch_size=2, shuffle=False)[0]
+    np.testing.assert_allclose(x, plain * (255.0 / plain.max(axis=(1, 2, 3), keepdims=True)), rtol=1e-6)
+    with pytest.raises(ValueError, match="`intensity` must be .patch., .image. or .none."):
+        PatchNetDataset(source, intensity="global")

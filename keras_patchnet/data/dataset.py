@@ -66,7 +66,10 @@ class PatchNetDataset(keras.utils.PyDataset):
         mode: "images" -> x (B, H, W, 3); "patches" -> x (B * N, P, P, 3), N patches per image on the grid of
             `patch_size`, `min_overlap`, `rule`. With `drop_empty_patches`, patches without foreground are left out,
             so the number of patches varies from batch to batch.
-        augment: horizontal flips (normals' x negated) and photometric jitter of the image only.
+        augment: horizontal flips (normals' x negated) and photometric jitter of the image only (turn it off for a
+            calibrated light: jitter breaks the brightness-to-angle relation, a flip moves the light).
+        intensity: "patch" (default): images as they are; "image": each image scaled to a maximum of 255 before
+            it is cut, as `PatchNet(intensity="image")` does (use the model's setting).
         flip: with `augment`, whether to flip (default True; turn it off for a fixed, calibrated light, which a
             mirror image would move to the other side).
         shuffle: reshuffle sample order every epoch (seeded by `seed` and the epoch).
@@ -84,6 +87,7 @@ class PatchNetDataset(keras.utils.PyDataset):
         relative_depth=True,
         augment=False,
         flip=True,
+        intensity="patch",
         shuffle=True,
         drop_empty_patches=False,
         seed=0,
@@ -98,7 +102,10 @@ class PatchNetDataset(keras.utils.PyDataset):
             raise ValueError("`source` has no samples")
         self.source, self.batch_size, self.mode = source, batch_size, mode
         self.patch_size, self.min_overlap, self.rule = patch_size, min_overlap, rule
+        if intensity not in ("patch", "image", "none"):
+            raise ValueError(f"`intensity` must be 'patch', 'image' or 'none'. Received: intensity={intensity!r}")
         self.relative_depth, self.augment, self.flip, self.shuffle = relative_depth, augment, flip, shuffle
+        self.intensity = intensity
         self.drop_empty_patches, self.seed, self.epoch = drop_empty_patches, seed, 0
         self._order = self._make_order()
 
@@ -121,7 +128,10 @@ class PatchNetDataset(keras.utils.PyDataset):
             rng = np.random.default_rng([self.seed, self.epoch, int(index), 7])
             sample = augment_sample(sample, rng, flip=self.flip)
         depth = relative_depth(sample["depth"], sample["mask"]) if self.relative_depth else sample["depth"]
-        return sample["image"].astype("float32"), depth[..., None], sample["normals"].astype("float32")
+        image = sample["image"].astype("float32")
+        if self.intensity == "image":
+            image *= 255.0 / max(float(image.max()), 1e-6)
+        return image, depth[..., None], sample["normals"].astype("float32")
 
     def __getitem__(self, index):
         if index >= len(self):

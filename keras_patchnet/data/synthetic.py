@@ -132,7 +132,9 @@ RIGS = {
           ((0.0, -0.5, -1.0), "directional")],
 }
 LIGHTINGS = ("rig", "random", "fixed")
-FIXED_LIGHT = (0.3, -0.4, -1.0)  # lighting="fixed": one directional light, from the upper right of the camera
+# lighting="fixed", a calibrated set-up: one directional light from the upper right of the camera, with fixed power
+# and ambient light and no highlight, so that shading tells the angle to the light up to albedo (0.8-0.95) and noise.
+FIXED_LIGHT, FIXED_POWER, FIXED_AMBIENT = (0.3, -0.4, -1.0), 0.8, 0.1
 
 
 def _lights(rng, lighting):
@@ -151,14 +153,16 @@ def _lights(rng, lighting):
 def _shade(normals, points, rng, lighting="rig"):
     """Radiance (n, 3) of foreground points (n, 3) with unit normals (n, 3)."""
     rig = _lights(rng, lighting)
-    n_lights = len(rig)
+    n_lights, calibrated = len(rig), lighting == "fixed"
     albedo, ambient = rng.uniform(0.8, 0.95), rng.uniform(0.05, 0.3)
+    ambient = FIXED_AMBIENT if calibrated else ambient
     view = -points / np.linalg.norm(points, axis=-1, keepdims=True)
     radiance = np.full(points.shape, ambient, "float64")
     lights = []
     for direction, kind in rig:
         power = rng.uniform(0.4, 1.0) / n_lights**0.75
         tint = 1.0 + rng.uniform(-0.05, 0.05, 3)
+        power, tint = (FIXED_POWER, 1.0) if calibrated else (power, tint)
         direction[2] = min(direction[2], -0.2)  # stay on the camera's side
         if kind == "directional":
             to_light = np.broadcast_to(direction / np.linalg.norm(direction), points.shape)
@@ -173,7 +177,7 @@ def _shade(normals, points, rng, lighting="rig"):
             lights.append(("point", position.tolist(), power))
         lambert = np.clip(np.sum(normals * to_light, axis=-1, keepdims=True), 0, None)
         radiance += power * tint * falloff * lambert
-        if rng.random() < 0.4:  # weak Blinn-Phong highlight
+        if rng.random() < 0.4 and not calibrated:  # weak Blinn-Phong highlight
             half = to_light + view
             half /= np.linalg.norm(half, axis=-1, keepdims=True)
             spec = np.clip(np.sum(normals * half, axis=-1, keepdims=True), 0, None) ** rng.uniform(10, 40)
@@ -190,8 +194,9 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
         kind: "cloth", "paper", "garment" or None (drawn from the seed).
         lighting: "rig" (default): one of four jittered light set-ups like the dataset's Lc/Ld/Ll/Lr sequences, so
             shading is a usable cue; "random": 1-4 lights from anywhere on the camera's side (much harder: shape from
-            shading under unknown lights is ambiguous per patch); "fixed": one directional light from `FIXED_LIGHT`
-            (a calibrated set-up: shading maps to orientation, the easiest case to learn).
+            shading under unknown lights is ambiguous per patch); "fixed": a calibrated set-up, one directional light from
+            `FIXED_LIGHT` with power `FIXED_POWER`, ambient `FIXED_AMBIENT`, no highlight (shading maps to the
+            angle to the light: the easiest case to learn; train with `intensity="none"` and no photometric jitter).
 
     Returns:
         `Sample(image, depth, normals, mask, intrinsics, params)`.

@@ -18,22 +18,24 @@ def list_models():
     return sorted(NETWORKS)
 
 
-def create_model(name, pretrained=False, patch_size=128, width=8, network_kwargs=None, **kwargs):
+def create_model(name, pretrained=False, patch_size=128, width=8, network_kwargs=None, intensity="patch", **kwargs):
     """A `PatchNet` with the `name` patch network. `kwargs` go to `PatchNet` (grid, refinement).
 
     `pretrained`: False, True (the default weights of `name`), a tag or preset name (see
     `keras_patchnet.presets.list_pretrained()`), or a local folder / `.weights.h5` file. A preset or folder brings
     its own architecture (config.json); `patch_size` and `width` then only apply to a bare `.weights.h5` file.
-    `cache_dir` and `endpoint` in kwargs go to the Hub download."""
+    `cache_dir` and `endpoint` in kwargs go to the Hub download. `intensity`: "patch" (each patch divided by its
+    maximum) or "image" (each image scaled to a maximum of 255 before it is cut; see `PatchNet`)."""
     if name not in NETWORKS:
         raise ValueError(f"Unknown model name {name!r}. Available: {list_models()}")
     if pretrained is not False and pretrained is not None:
         from keras_patchnet import hub
 
-        architecture = {"patch_size": patch_size, "width": width, "network_kwargs": network_kwargs}
+        architecture = {"patch_size": patch_size, "width": width, "network_kwargs": network_kwargs,
+                        "intensity": intensity}
         return hub.load_pretrained(name, pretrained, architecture=architecture, **kwargs)
-    network = NETWORKS[name](patch_size=patch_size, width=width, **(network_kwargs or {}))
-    return PatchNet(network, patch_size=patch_size, name=f"patchnet_{name}", **kwargs)
+    network = NETWORKS[name](patch_size=patch_size, width=width, intensity=intensity, **(network_kwargs or {}))
+    return PatchNet(network, patch_size=patch_size, intensity=intensity, name=f"patchnet_{name}", **kwargs)
 
 
 def baseline(pretrained=False, patch_size=128, width=8, **kwargs):

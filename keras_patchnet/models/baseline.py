@@ -12,7 +12,7 @@ def check_patch_network_args(patch_size, width):
         raise ValueError(f"`width` must be a positive int. Received: width={width!r}")
 
 
-def baseline_network(patch_size=128, width=8, name="baseline"):
+def baseline_network(patch_size=128, width=8, intensity="patch", name="baseline"):
     """Patches (N, P, P, 3) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
 
     A SegNet-like encoder (13 convs, blocks (2, 2, 3, 3, 3)) and two independent decoders with nearest-neighbour
@@ -22,7 +22,7 @@ def baseline_network(patch_size=128, width=8, name="baseline"):
     """
     check_patch_network_args(patch_size, width)
     inputs = keras.Input((patch_size, patch_size, 3), name="patches")
-    x = blocks.IntensityNormalization(name="intensity_normalization")(inputs)
+    x = blocks.input_normalization(inputs, intensity)
     code, _ = blocks.encoder(x, width)
     depth = blocks.decoder(code, width, 1, "depth_decoder")
     normals = blocks.decoder(code, width, 3, "normals_decoder")

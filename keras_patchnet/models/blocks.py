@@ -47,20 +47,30 @@ def decoder(x, width, out_channels, name, skips=None, transpose=False):
     return layers.Conv2D(out_channels, 1, name=f"{name}_head", dtype="float32")(x)
 
 
+INTENSITIES = ("patch", "image", "none")
+
+
 @keras.saving.register_keras_serializable(package="keras_patchnet")
 class IntensityNormalization(keras.layers.Layer):
-    """Divides each patch by its own maximum intensity (at least `epsilon`), so pixel scale ([0, 1] or [0, 255],
-    uint8 or float) and overall light power do not matter exactly. uint8 input is cast to the compute dtype first.
+    """Scales pixel intensities. scope="patch" (default): divides each patch by its own maximum (at least
+    `epsilon`), so pixel scale ([0, 1] or [0, 255], uint8 or float) and light power do not matter exactly.
+    scope="fixed": divides by 255, for patches cut from images already scaled to a maximum of 255 per image
+    (`PatchNet(intensity="image")`), so that brightness differences between patches of one image survive.
+    uint8 input is cast to the compute dtype first.
 
     Input shape / Output shape: (B, P, P, C).
     """
 
-    def __init__(self, epsilon=1e-6, **kwargs):
+    def __init__(self, epsilon=1e-6, scope="patch", **kwargs):
         super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
+        if scope not in ("patch", "fixed"):
+            raise ValueError(f"`scope` must be 'patch' or 'fixed'. Received: scope={scope!r}")
+        self.epsilon, self.scope = float(epsilon), scope
 
     def call(self, inputs):
         x = keras.ops.cast(inputs, self.compute_dtype)
+        if self.scope == "fixed":
+            return x / 255.0
         peak = keras.ops.max(x, axis=(1, 2, 3), keepdims=True)
         return x / keras.ops.maximum(peak, self.epsilon)
 
@@ -68,7 +78,17 @@ class IntensityNormalization(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
+        return {**super().get_config(), "epsilon": self.epsilon, "scope": self.scope}
+
+
+def input_normalization(inputs, intensity):
+    """The networks' first layer: per-patch normalisation (intensity="patch") or a fixed 1/255 scale, for patches of
+    per-image normalised images (intensity="image") or of images whose brightness is calibrated (intensity="none":
+    input in [0, 255] as captured, for a fixed, known light)."""
+    if intensity not in INTENSITIES:
+        raise ValueError(f"`intensity` must be one of {INTENSITIES}. Received: intensity={intensity!r}")
+    scope = "patch" if intensity == "patch" else "fixed"
+    return IntensityNormalization(scope=scope, name="intensity_normalization")(inputs)
 
 
 def outputs(depth, normals):

@@ -83,7 +83,7 @@ def _inception_encoder(x, width, activation):
     return conv(x, 8 * width, 3, padding="valid")
 
 
-def inception_network(patch_size=128, width=8, encoder_activation="relu", name="inception"):
+def inception_network(patch_size=128, width=8, encoder_activation="relu", intensity="patch", name="inception"):
     """Patches (N, 128, 128, 3) -> {"depth": (N, 128, 128, 1), "normals": (N, 128, 128, 3)}.
 
     The encoder's valid convolutions fix its output at 4 x 4 for 128-pixel patches only, so `patch_size` must be 128.
@@ -94,7 +94,7 @@ def inception_network(patch_size=128, width=8, encoder_activation="relu", name="
     if encoder_activation not in ("relu", None):
         raise ValueError(f"`encoder_activation` must be 'relu' or None. Received: encoder_activation={encoder_activation!r}")
     inputs = keras.Input((patch_size, patch_size, 3), name="patches")
-    x = blocks.IntensityNormalization(name="intensity_normalization")(inputs)
+    x = blocks.input_normalization(inputs, intensity)
     code = _inception_encoder(x, width, encoder_activation)
     depth = blocks.decoder(code, width, 1, "depth_decoder")
     normals = blocks.decoder(code, width, 3, "normals_decoder")

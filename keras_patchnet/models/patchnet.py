@@ -3,7 +3,15 @@
 import keras
 
 from keras_patchnet.layers import BilateralRefine, PatchExtract, PatchStitch
+from keras_patchnet.models import blocks
 from keras_patchnet.ops.patches import check_image_shape
+
+
+def _normalization_scope(patch_model):
+    try:
+        return patch_model.get_layer("intensity_normalization").scope
+    except (ValueError, AttributeError):  # a custom patch network without our first layer
+        return None
 
 
 @keras.saving.register_keras_serializable(package="keras_patchnet")
@@ -32,6 +40,11 @@ class PatchNet(keras.Model):
         seam_width, refine_diameter, refine_sigma_space: the filter's band and window (pixels).
         depth_sigma_range: range sigma for depth, in metres (default 0.05).
         normals_sigma_range: range sigma for normals (unit-vector components, L1; default 0.3 as in the report).
+        intensity: "patch" (default): each patch is divided by its own maximum inside the patch network;
+            "image": each image is scaled to a maximum of 255 here, before it is cut, and the patch network (built
+            with the same `intensity`) only divides by 255, so brightness differences between patches survive;
+            "none": pixel values in [0, 255] are used as they are (a calibrated camera and light, where absolute
+            brightness tells the angle to the light).
         depth_solver: "direct" (default) or "cg", the offset solver of the depth stitch (`PatchStitch`); "cg"
             exports to ONNX (see `keras_patchnet.export`).
     """
@@ -50,6 +63,7 @@ class PatchNet(keras.Model):
         depth_sigma_range=0.05,
         normals_sigma_range=0.3,
         depth_solver="direct",
+        intensity="patch",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -62,6 +76,13 @@ class PatchNet(keras.Model):
                 f"Received: patch_model.input_shape={patch_model.input_shape}"
             )
         self.patch_model = patch_model
+        scope = _normalization_scope(patch_model)
+        if intensity not in blocks.INTENSITIES or scope not in (None, "patch" if intensity == "patch" else "fixed"):
+            raise ValueError(
+                f"`intensity` must be one of {blocks.INTENSITIES} and match the patch network's first layer "
+                f"(scope {scope!r}). Received: intensity={intensity!r}"
+            )
+        self.intensity = intensity
         grid = {"patch_size": patch_size, "min_overlap": min_overlap, "rule": rule}
         self.extract = PatchExtract(**grid, name="extract")
         self.stitch_depth = PatchStitch(**grid, mode="depth", solver=depth_solver, name="stitch_depth")
@@ -101,6 +122,10 @@ class PatchNet(keras.Model):
                     f"Received: mask.shape={tuple(foreground.shape)}"
                 )
             foreground = keras.ops.cast(foreground, "float32")
+        if self.intensity == "image":
+            images = keras.ops.cast(images, "float32")
+            peak = keras.ops.max(images, axis=(1, 2, 3), keepdims=True)
+            images = images * (255.0 / keras.ops.maximum(peak, 1e-6))
         predictions = self.patch_model(self.extract(images), training=training)
         depth = self.stitch_depth(predictions["depth"], output_size=size, foreground=foreground)
         normals = self.stitch_normals(predictions["normals"], output_size=size)
@@ -142,6 +167,7 @@ class PatchNet(keras.Model):
             "depth_sigma_range": self.depth_sigma_range,
             "normals_sigma_range": self.normals_sigma_range,
             "depth_solver": self.depth_solver,
+            "intensity": self.intensity,
         }
 
     @classmethod

@@ -7,7 +7,7 @@ from keras_patchnet.models import blocks
 from keras_patchnet.models.baseline import check_patch_network_args
 
 
-def unet_network(patch_size=128, width=8, name="unet"):
+def unet_network(patch_size=128, width=8, intensity="patch", name="unet"):
     """Patches (N, P, P, 3) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
 
     The baseline encoder, a dense bottleneck shared by both decoders, and two decoders of stride-1 transposed
@@ -18,7 +18,7 @@ def unet_network(patch_size=128, width=8, name="unet"):
     """
     check_patch_network_args(patch_size, width)
     inputs = keras.Input((patch_size, patch_size, 3), name="patches")
-    x = blocks.IntensityNormalization(name="intensity_normalization")(inputs)
+    x = blocks.input_normalization(inputs, intensity)
     code, skips = blocks.encoder(x, width)
     side, channels = patch_size // 32, 8 * width
     x = layers.Flatten(name="bottleneck_flatten")(code)
