@@ -29,6 +29,13 @@ class CLIError(Exception):
     """An error reported as one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and a pointer to --help), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _add_model_options(p, pretrained_default="true"):
     p.add_argument("--model", default="unet", choices=MODELS, help="architecture (default unet)")
     p.add_argument("--weights", default=pretrained_default,
@@ -36,12 +43,12 @@ def _add_model_options(p, pretrained_default="true"):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="keras-patchnet", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="keras-patchnet", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=BACKENDS, help="Keras backend")
-    common = argparse.ArgumentParser(add_help=False)  # --backend is also accepted after the command
+    common = _Parser(add_help=False)  # --backend is also accepted after the command
     common.add_argument("--backend", choices=BACKENDS, default=argparse.SUPPRESS, help="Keras backend")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     p = sub.add_parser("predict", parents=[common], help="depth, normals, point cloud and a figure for each image")
     p.add_argument("paths", nargs="*", help="image files or folders")

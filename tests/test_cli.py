@@ -112,7 +112,9 @@ def test_unknown_model_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["predict", "--model", "resnet"])
     assert e.value.code == 2
-    assert "invalid choice: 'resnet'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("keras-patchnet predict: error: argument --model: invalid choice: 'resnet'")
+    assert err.count("\n") == 1
 
 
 def test_evaluate_writes_table_csv_and_heat_maps(tiny_folder, tmp_path, capsys):
@@ -150,6 +152,16 @@ def test_train_then_push_round_trip(tmp_path, capsys):
         assert b"flat plane" in files["README.md"]
     finally:
         server.close()
+
+
+def test_train_on_a_dataset_folder(tmp_path, capsys):
+    root = write_synthetic(str(tmp_path / "data"), {"cloth": ["Lc_a", "Ll_b"]}, frames=2, size=40)
+    out_dir = str(tmp_path / "run")
+    code, out, err = run(["train", "--data", root, "--model", "baseline", "--out", out_dir, "--epochs", "1",
+                          "--batch-size", "2", "--patch-size", "32", "--width", "2", "--min-overlap", "8"], capsys)
+    assert code == 0, err
+    metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
+    assert metrics["num_images"] == 2 and metrics["recipe"]["data"] == root  # the held-out sequence's 2 frames
 
 
 def test_bench_reports_images_per_second(tmp_path, capsys):
