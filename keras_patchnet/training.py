@@ -125,7 +125,8 @@ def train(**kwargs):
     net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses(),
                 jit_compile=jit)
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(cfg["out"], "backup")),
+        # kept after the run, so a run stopped by `time_budget` resumes when the same command runs again
+        keras.callbacks.BackupAndRestore(os.path.join(cfg["out"], "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(os.path.join(cfg["out"], "log.csv"), append=True),
     ]
     if cfg["time_budget"]:

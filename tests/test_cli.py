@@ -154,6 +154,16 @@ def test_train_then_push_round_trip(tmp_path, capsys):
         server.close()
 
 
+def test_train_stopped_by_the_time_budget_resumes_where_it_stopped(tmp_path, capsys):
+    argv = ["train", "--model", "baseline", "--out", str(tmp_path), "--epochs", "2", "--steps", "1", "--batch-size",
+            "1", "--image-size", "40", "--patch-size", "32", "--width", "2", "--val-images", "1", "--test-images", "1",
+            "--time-budget", "0.0001"]
+    assert run(argv, capsys)[0] == 0  # stops after epoch 1 of 2
+    assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["0"]
+    assert run(argv, capsys)[0] == 0  # the same command goes on with epoch 2
+    assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["0", "1"]
+
+
 def test_train_on_a_dataset_folder(tmp_path, capsys):
     root = write_synthetic(str(tmp_path / "data"), {"cloth": ["Lc_a", "Ll_b"]}, frames=2, size=40)
     out_dir = str(tmp_path / "run")
