@@ -125,6 +125,10 @@ def _load_model(args):
         raise CLIError(str(e)) from None
 
 
+def _weights_label(weights):
+    return {"true": "pretrained", "none": "untrained", "false": "untrained"}.get(str(weights).lower(), weights)
+
+
 def _image_paths(paths):
     found = []
     for path in paths:
@@ -224,7 +228,7 @@ def predict(args):
             import matplotlib.pyplot as plt
 
             fig = viz.prediction_figure(image, depth, normals, mask, path=stem + "_figure.png",
-                                        title=f"{os.path.basename(path)} - {args.model} ({args.weights})")
+                                        title=f"{os.path.basename(path)} - {args.model} ({_weights_label(args.weights)})")
             plt.close(fig)
             files.append(stem + "_figure.png")
         written.append((path, files))
@@ -259,7 +263,7 @@ def evaluate(args):
         writer.writerows(rows)
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(result, f, indent=2)
-    print(f"\n{result['num_images']} images of {args.dataset} ({args.split}), {args.model} ({args.weights})\n")
+    print(f"\n{result['num_images']} images of {args.dataset} ({args.split}), {args.model} ({_weights_label(args.weights)})\n")
     print("| metric | model | flat plane |\n|---|---|---|")
     for key, value in result["model"].items():
         flat = result["flat_plane"][key]

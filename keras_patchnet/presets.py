@@ -7,7 +7,77 @@ constructor `config`, `trainable_params`, `input_contract`, `training` (data, re
 The README's weights table is generated from it (`python -m keras_patchnet.presets`).
 """
 
-PRESETS = {}
+PRESETS = {
+    'baseline.synthetic-calibrated': {'arch': 'baseline',
+     'repo_id': 'keras-patchnet/baseline.synthetic-calibrated',
+     'revision': None,
+     'files': {'config.json': '146ff2e9aa1cc37d84af0ebf7615f76570b27f9a8fbbaec8a2d4c7dd6a735364',
+               'model.weights.h5': '259f4d4826a711a6ba346f4fb432d790a300f2c6697412225e65c8d383b67509'},
+     'config': {'arch': 'baseline', 'intensity': 'none', 'min_overlap': 1, 'patch_size': 64, 'width': 8},
+     'trainable_params': 768204,
+     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders with '
+                       'patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
+                       "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
+     'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
+                          '(TRAIN_SEED=0, epoch, i)',
+                  'recipe': 'python examples/train_from_scratch.py --model baseline --epochs 40 --steps 100 '
+                            '--batch-size 8 --image-size 112 --patch-size 64 --width 8 --min-overlap 1 --lr 0.002 '
+                            '--lighting fixed --intensity none --val-images 64 --test-images 64 --time-budget 45.0 '
+                            '--jit-compile true',
+                  'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
+                  'time': '46 min'},
+     'metrics': {'model': {'depth_mae_mm': {'mean': 26.423692151983968, 'std': 15.409554315941174},
+                           'depth_rmse_mm': {'mean': 31.942974292702225, 'std': 18.077991752892267},
+                           'mean_angle_deg': {'mean': 23.25433930270528, 'std': 8.449337053408517},
+                           'median_angle_deg': {'mean': 21.77794711329838, 'std': 8.830639831342355},
+                           'under_11.25_deg': {'mean': 0.21909064001920506, 'std': 0.19908411801209744},
+                           'under_22.5_deg': {'mean': 0.5508564994590646, 'std': 0.2744868097473428},
+                           'under_30_deg': {'mean': 0.719549941571689, 'std': 0.23405430309840897}},
+                 'flat_plane': {'depth_mae_mm': {'mean': 36.37790037641949, 'std': 16.386582823862838},
+                                'depth_rmse_mm': {'mean': 43.77782948333045, 'std': 19.23413243439501},
+                                'mean_angle_deg': {'mean': 30.543487658495103, 'std': 7.703642079355248},
+                                'median_angle_deg': {'mean': 29.484493770748582, 'std': 8.252702256986717},
+                                'under_11.25_deg': {'mean': 0.07255057046546282, 'std': 0.1359343054377319},
+                                'under_22.5_deg': {'mean': 0.30132723972520603, 'std': 0.24975101365823957},
+                                'under_30_deg': {'mean': 0.5038519494602935, 'std': 0.25111994982315666}}},
+     'metrics_command': 'python -m keras_patchnet.evaluation --model baseline --weights baseline.synthetic-calibrated '
+                        '--images 64 --size 112 --lighting fixed',
+     'license': 'apache-2.0'},
+    'unet.synthetic-calibrated': {'arch': 'unet',
+     'repo_id': 'keras-patchnet/unet.synthetic-calibrated',
+     'revision': None,
+     'files': {'config.json': '2770a9f4302cb14e9d01bab119b0c4ddd8f1f63cb9d34e1f57b0c3dd8a3e2a68',
+               'model.weights.h5': 'a0d875ba80df78e04c05ee45b401ff1e12f69301b8776b677df00266c7618d81'},
+     'config': {'arch': 'unet', 'intensity': 'none', 'min_overlap': 1, 'patch_size': 64, 'width': 8},
+     'trainable_params': 1005644,
+     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders with '
+                       'patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
+                       "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
+     'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
+                          '(TRAIN_SEED=0, epoch, i)',
+                  'recipe': 'python examples/train_from_scratch.py --model unet --epochs 70 --steps 100 --batch-size 8 '
+                            '--image-size 112 --patch-size 64 --width 8 --min-overlap 1 --lr 0.002 --lighting fixed '
+                            '--intensity none --val-images 64 --test-images 64 --time-budget 50.0 --jit-compile true',
+                  'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
+                  'time': '51 min'},
+     'metrics': {'model': {'depth_mae_mm': {'mean': 25.53858015713231, 'std': 14.18695843986914},
+                           'depth_rmse_mm': {'mean': 30.849923091255935, 'std': 16.580230653338834},
+                           'mean_angle_deg': {'mean': 19.66186899234892, 'std': 8.253017055519166},
+                           'median_angle_deg': {'mean': 18.09229612624314, 'std': 8.643683114903},
+                           'under_11.25_deg': {'mean': 0.3201947910366517, 'std': 0.21763220208874434},
+                           'under_22.5_deg': {'mean': 0.6705056077649729, 'std': 0.26746066935773744},
+                           'under_30_deg': {'mean': 0.8104344234286023, 'std': 0.2091785912806135}},
+                 'flat_plane': {'depth_mae_mm': {'mean': 36.37790037641949, 'std': 16.386582823862838},
+                                'depth_rmse_mm': {'mean': 43.77782948333045, 'std': 19.23413243439501},
+                                'mean_angle_deg': {'mean': 30.543487658495103, 'std': 7.703642079355248},
+                                'median_angle_deg': {'mean': 29.484493770748582, 'std': 8.252702256986717},
+                                'under_11.25_deg': {'mean': 0.07255057046546282, 'std': 0.1359343054377319},
+                                'under_22.5_deg': {'mean': 0.30132723972520603, 'std': 0.24975101365823957},
+                                'under_30_deg': {'mean': 0.5038519494602935, 'std': 0.25111994982315666}}},
+     'metrics_command': 'python -m keras_patchnet.evaluation --model unet --weights unet.synthetic-calibrated --images '
+                        '64 --size 112 --lighting fixed',
+     'license': 'apache-2.0'},
+}
 
 
 def list_pretrained(arch=None):
