@@ -5,10 +5,11 @@ the number of patches and the offset system are laid out from static sizes; expo
 Input: float32 images (batch, H, W, 3), any intensity scale. Outputs: "depth" (batch, H, W, 1) and "normals"
 (batch, H, W, 3), as `PatchNet` (mask input not exported: the whole image counts as foreground).
 
-Both formats go through Keras' `model.export` and need the TensorFlow backend at export time (weights trained on
-any backend load there); ONNX also needs `tf2onnx` (`pip install "keras-patchnet[export]"`). ONNX has no
-linear-solve operator, so the exported depth stitch uses the conjugate-gradient solver (`depth_solver="cg"`),
-which gives the same offsets to float32 accuracy.
+Both formats go through Keras' `model.export`. SavedModel needs the TensorFlow backend; ONNX the TensorFlow
+backend (with `tf2onnx`: `pip install "keras-patchnet[export]"`; outputs named "depth" and "normals") or the
+PyTorch backend (outputs in the order depth, normals, with generated names). Weights trained on any backend load
+on either. ONNX has no linear-solve operator, so the exported depth stitch uses the conjugate-gradient solver
+(`depth_solver="cg"`), which gives the same offsets to float32 accuracy.
 """
 
 import keras
@@ -25,9 +26,10 @@ def export(model, path, format="tf_saved_model", image_size=(224, 224), verbose=
         raise ValueError(f"`format` must be one of {FORMATS}. Received: format={format!r}")
     if not isinstance(model, PatchNet):
         raise ValueError(f"`model` must be a keras_patchnet PatchNet. Received: {type(model).__name__}")
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(f"Export needs the TensorFlow backend (KERAS_BACKEND=tensorflow); this process runs "
-                           f"{keras.backend.backend()}. Save the weights and export from a TensorFlow process.")
+    backends = ("tensorflow", "torch") if format == "onnx" else ("tensorflow",)
+    if keras.backend.backend() not in backends:
+        raise RuntimeError(f"Export to {format} needs the {' or '.join(backends)} backend; this process runs "
+                           f"{keras.backend.backend()}. Save the weights and export from such a process.")
     if len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
         raise ValueError(f"`image_size` must be (height, width) in pixels. Received: image_size={image_size!r}")
     if format == "onnx" and model.depth_solver != "cg":
