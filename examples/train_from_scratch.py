@@ -1,7 +1,8 @@
 """The recipe that produced the shipped weights: train a PatchNet on the synthetic renderer, resumably.
 
-    python examples/train_from_scratch.py --model unet --out runs/unet64 --image-size 112 --patch-size 64 \
-        --batch-size 8 --steps 100 --epochs 150 --jit-compile true --time-budget 105
+    python examples/train_from_scratch.py --model unet --out runs/unet-calibrated --image-size 112 \
+        --patch-size 64 --batch-size 8 --steps 100 --epochs 70 --lr 2e-3 --lighting fixed --intensity none \
+        --time-budget 50 --jit-compile true
 
 (the same as `keras-patchnet train ...` with these options). Rerunning the same command after a stop resumes from
 the last finished epoch. See `keras_patchnet.training` for what the recipe does; the shipped presets record the
