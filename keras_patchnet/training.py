@@ -2,8 +2,8 @@
 `examples/train_from_scratch.py`.
 
 Patch-mode training (the report's way): patches from synthetic renders drawn afresh every epoch (or from a dataset
-folder in the real dataset's layout), flips and light jitter, Adam with a cosine learning-rate decay and gradient
-clipping, the report's loss (masked shift-invariant L1 on depth + 10 * angle / pi + unit-length term on normals,
+folder in the real dataset's layout), flips and light jitter (none under the calibrated `lighting="fixed"`), Adam
+with a cosine learning-rate decay and gradient clipping, the report's loss (masked shift-invariant L1 on depth + 10 * angle / pi + unit-length term on normals,
 mean over patches). `keras.callbacks.BackupAndRestore` saves the state after every epoch, so running the same
 command again resumes where a stop left off. Each epoch reports the validation loss, next to the flat plane's
 (printed once at the start). At the end the full-image model is evaluated after stitching on the held-out split,

@@ -106,7 +106,6 @@ def prediction_figure(image, depth, normals, mask=None, path=None, title=None):
     axes[0].imshow(np.asarray(image).astype("uint8") if np.asarray(image).dtype != np.uint8 else image)
     axes[0].set_title("input")
     low, high = depth_range(shown, mask)
-    axes[1].set_facecolor("black")
     im = axes[1].imshow(shown, cmap="turbo", vmin=low, vmax=high)
     axes[1].set_title("depth (mm, relative)")
     fig.colorbar(im, ax=axes[1], shrink=0.8)
