@@ -1,6 +1,10 @@
 """Turns a training run folder into a preset folder `weights/<name>/` and prints its entry for presets.py.
 
     python weights/build_preset.py runs/unet64-fixed unet.synthetic-fixed-light --hardware "..." --time "..."
+    python weights/build_preset.py runs/unet-stage2 unet.synthetic-calibrated --earlier runs/unet-calibrated ...
+
+`--earlier` names the runs a fine-tuned run started from (`--pretrained RUN`), first stage first, so the card
+lists every command that led to the weights.
 
 The run folder is what `keras-patchnet train` / `examples/train_from_scratch.py` write (config.json,
 model.weights.h5, metrics.json with the recipe). The preset folder is laid out as its Hub repository: config.json,
@@ -14,8 +18,22 @@ import pprint
 
 from keras_patchnet import hub
 from keras_patchnet.data import TEST_SEED, render_batch
+from keras_patchnet.evaluation import evaluate_synthetic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _recipe(run):
+    with open(os.path.join(run, "metrics.json")) as f:
+        return json.load(f)["recipe"]
+
+
+def _command(recipe, staged):
+    """The command line of one run; a stage of several also names its output, start weights and seed."""
+    skip = ("data",) if staged else ("out", "data", "pretrained", "seed")
+    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()
+                       if v is not None and v is not False and k not in skip)
+    return f"python examples/train_from_scratch.py {options}"
 
 
 def main(argv=None):
@@ -24,21 +42,34 @@ def main(argv=None):
     p.add_argument("name")
     p.add_argument("--hardware", required=True)
     p.add_argument("--time", required=True, help="training time, e.g. '58 min'")
+    p.add_argument("--earlier", action="append", default=[], help="earlier stage's run folder (repeat, in order)")
+    p.add_argument("--min-overlap", type=int, default=None,
+                   help="the shipped grid's overlap, if not the training run's (the patch network does not change)")
     args = p.parse_args(argv)
 
     with open(os.path.join(args.run, "metrics.json")) as f:
         metrics = json.load(f)
     with open(os.path.join(args.run, "config.json")) as f:
         config = json.load(f)
-    model = hub.load_pretrained(config["arch"], args.run)
+    grid = {} if args.min_overlap is None else {"min_overlap": args.min_overlap}
+    model = hub.load_pretrained(config["arch"], args.run, **grid)
+    config = hub.model_config(model)
     recipe = metrics["recipe"]
-    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()
-                       if v is not None and k not in ("out", "data", "pretrained", "seed"))
+    stages = [_recipe(run) for run in args.earlier] + [recipe]
+    commands = [_command(r, staged=len(stages) > 1) for r in stages]
     size, lighting = metrics["image_size"], metrics.get("lighting", "rig")
+    # measured again on the model as shipped (its grid may differ from the run's), by the card's command
+    measured = evaluate_synthetic(model, metrics["num_images"], size, seed=TEST_SEED, lighting=lighting)
+    print(f"held-out, as shipped: {measured['model']['depth_mae_mm']['mean']:.2f} mm, "
+          f"{measured['model']['mean_angle_deg']['mean']:.2f} deg (run: {metrics['model']['depth_mae_mm']['mean']:.2f}"
+          f" mm, {metrics['model']['mean_angle_deg']['mean']:.2f} deg)")
+    metrics = {**metrics, **measured}
+    seeds = ", ".join(str(r["seed"]) for r in stages)
     training = {
         "data": f"synthetic renders ({size}x{size}, lighting={lighting!r}), new renders every epoch, "
-                f"seeds (TRAIN_SEED={recipe['seed']}, epoch, i)",
-        "recipe": f"python examples/train_from_scratch.py {options}",
+                f"seeds (TRAIN_SEED={seeds}, epoch, i)",
+        "recipe": commands[0] if len(commands) == 1 else
+                  "; then ".join(f"stage {i}: {c}" for i, c in enumerate(commands, start=1)),
         "hardware": args.hardware,
         "time": args.time,
     }

@@ -1,0 +1,73 @@
+"""Parts of the training recipe (`keras_patchnet.training`) below the whole runs that test_cli and test_examples do."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_patchnet import models
+from keras_patchnet.training import DEFAULTS, batch_norm_layers, recalibrate_batch_norm
+
+
+def small_net():
+    keras.utils.set_random_seed(3)
+    x = inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv1")(x)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(5, 3, padding="same", name="conv2")(x)
+    x = keras.layers.BatchNormalization(name="bn2", momentum=0.9)(x)
+    return keras.Model(inputs, x)
+
+
+def batches(n, seed=0):
+    rng = np.random.default_rng(seed)
+    # batches of very different scale and offset, as an unnormalised encoder's activations are
+    return [(rng.normal(size=(4, 6, 6, 3)) * 10.0 ** k + k).astype("float32") for k in range(n)]
+
+
+def test_moving_statistics_become_the_plain_average_of_the_batch_statistics():
+    net, data = small_net(), batches(4)
+    conv1 = keras.Model(net.input, net.get_layer("conv1").output)
+    features = [np.asarray(keras.ops.convert_to_numpy(conv1(x))) for x in data]
+    expected_mean = np.mean([f.mean(axis=(0, 1, 2)) for f in features], axis=0)
+    expected_var = np.mean([f.var(axis=(0, 1, 2)) for f in features], axis=0)
+
+    assert recalibrate_batch_norm(net, [(x, None) for x in data], batches=10) == 4  # (x, y) items; capped at len
+
+    bn1 = net.get_layer("bn1")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn1.moving_mean), expected_mean, rtol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn1.moving_variance), expected_var, rtol=1e-4)
+    assert bn1.momentum == 0.99 and net.get_layer("bn2").momentum == 0.9  # restored
+
+
+def test_one_batch_makes_inference_equal_training_mode_on_it():
+    net, (x,) = small_net(), batches(1)
+    before = keras.ops.convert_to_numpy(net(x, training=False))
+    recalibrate_batch_norm(net, [x])
+    inference = keras.ops.convert_to_numpy(net(x, training=False))
+    training = keras.ops.convert_to_numpy(net(x, training=True))
+    np.testing.assert_allclose(inference, training, rtol=1e-4, atol=1e-4)
+    assert np.abs(before - training).max() > 1.0  # the default statistics (0, 1) were far off
+
+
+def test_weights_other_than_the_statistics_do_not_change():
+    net = small_net()
+    trainable = [keras.ops.convert_to_numpy(w) for w in net.trainable_weights]
+    recalibrate_batch_norm(net, batches(3))
+    for a, b in zip(trainable, net.trainable_weights):
+        np.testing.assert_array_equal(a, keras.ops.convert_to_numpy(b))
+
+
+# encoder blocks (2, 2, 3, 3, 3) = 13 BatchNorms (not in Inception's encoder), each decoder (3, 3, 3, 2, 2) = 13
+@pytest.mark.parametrize("arch,size,count", [("unet", 32, 39), ("baseline", 32, 39), ("inception", 128, 26)])
+def test_finds_every_batch_norm_layer_of_the_patch_networks(arch, size, count):
+    assert len(batch_norm_layers(models.NETWORKS[arch](patch_size=size, width=1))) == count
+
+
+def test_finds_the_batch_norm_layers_inside_a_patchnet():
+    assert len(batch_norm_layers(models.baseline(patch_size=32, width=1))) == 39  # PatchNet -> patch model -> BN
+
+
+def test_zero_batches_turn_it_off():
+    assert recalibrate_batch_norm(small_net(), batches(2), batches=0) == 0
+    assert DEFAULTS["bn_batches"] > 0
