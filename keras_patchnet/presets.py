@@ -11,12 +11,12 @@ PRESETS = {
     'baseline.synthetic-calibrated': {'arch': 'baseline',
      'repo_id': 'keras-patchnet/baseline.synthetic-calibrated',
      'revision': None,
-     'files': {'config.json': '146ff2e9aa1cc37d84af0ebf7615f76570b27f9a8fbbaec8a2d4c7dd6a735364',
+     'files': {'config.json': 'b3c14fb6cee8616fdb37c3415324c5e275602b77914f35e8c1111664c371c3ca',
                'model.weights.h5': '259f4d4826a711a6ba346f4fb432d790a300f2c6697412225e65c8d383b67509'},
-     'config': {'arch': 'baseline', 'intensity': 'none', 'min_overlap': 1, 'patch_size': 64, 'width': 8},
+     'config': {'arch': 'baseline', 'patch_size': 64, 'width': 8, 'min_overlap': 32, 'intensity': 'none'},
      'trainable_params': 768204,
-     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders with '
-                       'patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
+     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders '
+                       'with patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
                        "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
      'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
                           '(TRAIN_SEED=0, epoch, i)',
@@ -25,14 +25,14 @@ PRESETS = {
                             '--lighting fixed --intensity none --val-images 64 --test-images 64 --time-budget 45.0 '
                             '--jit-compile true',
                   'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
-                  'time': '46 min'},
-     'metrics': {'model': {'depth_mae_mm': {'mean': 26.423692151983968, 'std': 15.409554315941174},
-                           'depth_rmse_mm': {'mean': 31.942974292702225, 'std': 18.077991752892267},
-                           'mean_angle_deg': {'mean': 23.25433930270528, 'std': 8.449337053408517},
-                           'median_angle_deg': {'mean': 21.77794711329838, 'std': 8.830639831342355},
-                           'under_11.25_deg': {'mean': 0.21909064001920506, 'std': 0.19908411801209744},
-                           'under_22.5_deg': {'mean': 0.5508564994590646, 'std': 0.2744868097473428},
-                           'under_30_deg': {'mean': 0.719549941571689, 'std': 0.23405430309840897}},
+                  'time': '46 min (sharing the CPU with other runs)'},
+     'metrics': {'model': {'depth_mae_mm': {'mean': 25.942640489546303, 'std': 15.151314876391915},
+                           'depth_rmse_mm': {'mean': 31.381949951134033, 'std': 17.741815519962554},
+                           'mean_angle_deg': {'mean': 23.0573888695792, 'std': 8.486042116341698},
+                           'median_angle_deg': {'mean': 21.662172088152364, 'std': 8.929649071678215},
+                           'under_11.25_deg': {'mean': 0.21968036554835435, 'std': 0.20452478447325356},
+                           'under_22.5_deg': {'mean': 0.560272873618192, 'std': 0.27243321411486204},
+                           'under_30_deg': {'mean': 0.7284962376664077, 'std': 0.23712501117147508}},
                  'flat_plane': {'depth_mae_mm': {'mean': 36.37790037641949, 'std': 16.386582823862838},
                                 'depth_rmse_mm': {'mean': 43.77782948333045, 'std': 19.23413243439501},
                                 'mean_angle_deg': {'mean': 30.543487658495103, 'std': 7.703642079355248},
@@ -40,8 +40,53 @@ PRESETS = {
                                 'under_11.25_deg': {'mean': 0.07255057046546282, 'std': 0.1359343054377319},
                                 'under_22.5_deg': {'mean': 0.30132723972520603, 'std': 0.24975101365823957},
                                 'under_30_deg': {'mean': 0.5038519494602935, 'std': 0.25111994982315666}}},
-     'metrics_command': 'python -m keras_patchnet.evaluation --model baseline --weights baseline.synthetic-calibrated '
-                        '--images 64 --size 112 --lighting fixed',
+     'metrics_command': 'python -m keras_patchnet.evaluation --model baseline --weights '
+                        'baseline.synthetic-calibrated --images 64 --size 112 --lighting fixed',
+     'license': 'apache-2.0'},
+    'inception.synthetic-calibrated': {'arch': 'inception',
+     'repo_id': 'keras-patchnet/inception.synthetic-calibrated',
+     'revision': None,
+     'files': {'config.json': 'b3374fdc595a292a51fc5585918154199a69bf2aa096e2b3786e7c3da7eb6cc4',
+               'model.weights.h5': '3fe44310ed7f9a0ef09980960f601a65b802844ec5f29d0ce29b8520e75ac2ea'},
+     'config': {'arch': 'inception',
+                'patch_size': 128,
+                'width': 8,
+                'min_overlap': 64,
+                'network_kwargs': {'encoder_activation': 'relu'},
+                'intensity': 'none'},
+     'trainable_params': 10756132,
+     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 224x224 renders '
+                       'with patches of 128 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
+                       "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
+     'training': {'data': "synthetic renders (224x224, lighting='fixed'), new renders every epoch, seeds "
+                          '(TRAIN_SEED=0, 2, epoch, i)',
+                  'recipe': 'stage 1: python examples/train_from_scratch.py --model inception --out '
+                            'runs/inception-calibrated --epochs 40 --steps 50 --batch-size 4 --image-size 224 '
+                            '--patch-size 128 --width 8 --min-overlap 1 --lr 0.002 --lighting fixed --intensity '
+                            'none --val-images 64 --test-images 32 --seed 0 --time-budget 45.0 --jit-compile true; '
+                            'then stage 2: python examples/train_from_scratch.py --model inception --out '
+                            'runs/inception-stage2 --epochs 40 --steps 25 --batch-size 8 --image-size 224 '
+                            '--patch-size 128 --width 8 --min-overlap 1 --lr 0.0005 --lighting fixed --intensity '
+                            'none --val-images 64 --test-images 32 --seed 2 --time-budget 100.0 --jit-compile auto '
+                            '--pretrained runs/inception-calibrated --bn-batches 50',
+                  'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
+                  'time': '108 min (46 + 62, sharing the CPU with other runs)'},
+     'metrics': {'model': {'depth_mae_mm': {'mean': 27.64236806748767, 'std': 16.87571239172748},
+                           'depth_rmse_mm': {'mean': 33.43772457031633, 'std': 19.575008791947173},
+                           'mean_angle_deg': {'mean': 23.745534249615147, 'std': 8.987916479646072},
+                           'median_angle_deg': {'mean': 22.560553477569833, 'std': 9.741546148988942},
+                           'under_11.25_deg': {'mean': 0.2330200411350243, 'std': 0.22349665247611253},
+                           'under_22.5_deg': {'mean': 0.5157928916701577, 'std': 0.30840333021449423},
+                           'under_30_deg': {'mean': 0.6720130098531002, 'std': 0.25835010406626174}},
+                 'flat_plane': {'depth_mae_mm': {'mean': 34.42844778027246, 'std': 15.947073108786984},
+                                'depth_rmse_mm': {'mean': 41.3163410161884, 'std': 18.563067445169555},
+                                'mean_angle_deg': {'mean': 29.690570982868874, 'std': 6.502611768489205},
+                                'median_angle_deg': {'mean': 28.988637120984265, 'std': 7.093397049353294},
+                                'under_11.25_deg': {'mean': 0.06276282840319246, 'std': 0.09815302827104778},
+                                'under_22.5_deg': {'mean': 0.3038365844247187, 'std': 0.22943966315146494},
+                                'under_30_deg': {'mean': 0.5195471894889543, 'std': 0.2273572214199305}}},
+     'metrics_command': 'python -m keras_patchnet.evaluation --model inception --weights '
+                        'inception.synthetic-calibrated --images 32 --size 224 --lighting fixed',
      'license': 'apache-2.0'},
     'unet.synthetic-calibrated': {'arch': 'unet',
      'repo_id': 'keras-patchnet/unet.synthetic-calibrated',
@@ -50,14 +95,15 @@ PRESETS = {
                'model.weights.h5': 'a0d875ba80df78e04c05ee45b401ff1e12f69301b8776b677df00266c7618d81'},
      'config': {'arch': 'unet', 'intensity': 'none', 'min_overlap': 1, 'patch_size': 64, 'width': 8},
      'trainable_params': 1005644,
-     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders with '
-                       'patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
+     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders '
+                       'with patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
                        "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
      'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
                           '(TRAIN_SEED=0, epoch, i)',
-                  'recipe': 'python examples/train_from_scratch.py --model unet --epochs 70 --steps 100 --batch-size 8 '
-                            '--image-size 112 --patch-size 64 --width 8 --min-overlap 1 --lr 0.002 --lighting fixed '
-                            '--intensity none --val-images 64 --test-images 64 --time-budget 50.0 --jit-compile true',
+                  'recipe': 'python examples/train_from_scratch.py --model unet --epochs 70 --steps 100 '
+                            '--batch-size 8 --image-size 112 --patch-size 64 --width 8 --min-overlap 1 --lr 0.002 '
+                            '--lighting fixed --intensity none --val-images 64 --test-images 64 --time-budget 50.0 '
+                            '--jit-compile true',
                   'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
                   'time': '51 min'},
      'metrics': {'model': {'depth_mae_mm': {'mean': 25.53858015713231, 'std': 14.18695843986914},
@@ -74,8 +120,8 @@ PRESETS = {
                                 'under_11.25_deg': {'mean': 0.07255057046546282, 'std': 0.1359343054377319},
                                 'under_22.5_deg': {'mean': 0.30132723972520603, 'std': 0.24975101365823957},
                                 'under_30_deg': {'mean': 0.5038519494602935, 'std': 0.25111994982315666}}},
-     'metrics_command': 'python -m keras_patchnet.evaluation --model unet --weights unet.synthetic-calibrated --images '
-                        '64 --size 112 --lighting fixed',
+     'metrics_command': 'python -m keras_patchnet.evaluation --model unet --weights unet.synthetic-calibrated '
+                        '--images 64 --size 112 --lighting fixed',
      'license': 'apache-2.0'},
 }
 
@@ -85,10 +131,16 @@ def list_pretrained(arch=None):
     return sorted(name for name, p in PRESETS.items() if arch is None or p["arch"] == arch)
 
 
+def _split(preset):
+    """"64 renders, 112²" from the metrics command (`--images N --size S`)."""
+    words = preset["metrics_command"].split()
+    return f"{words[words.index('--images') + 1]} renders, {words[words.index('--size') + 1]}²"
+
+
 def markdown_table():
     rows = [
-        "| name | params | depth MAE (mm) | mean angle (°) | flat plane: MAE / angle | trained on | Hub |",
-        "|---|---|---|---|---|---|---|",
+        "| name | params | depth MAE (mm) | mean angle (°) | flat plane: MAE / angle | held-out split | trained on | Hub |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in list_pretrained():
         p = PRESETS[name]
@@ -97,7 +149,8 @@ def markdown_table():
         rows.append(
             f"| `{name}` | {p['trainable_params']:,} | {m['depth_mae_mm']['mean']:.1f} ± {m['depth_mae_mm']['std']:.1f} | "
             f"{m['mean_angle_deg']['mean']:.1f} ± {m['mean_angle_deg']['std']:.1f} | "
-            f"{flat['depth_mae_mm']['mean']:.1f} / {flat['mean_angle_deg']['mean']:.1f} | {p['training']['hardware']}, "
+            f"{flat['depth_mae_mm']['mean']:.1f} / {flat['mean_angle_deg']['mean']:.1f} | {_split(p)} | "
+            f"{p['training']['hardware']}, "
             f"{p['training']['time']} | {hub} |"
         )
     return "\n".join(rows)
