@@ -4,9 +4,12 @@
         --patch-size 64 --batch-size 8 --steps 100 --epochs 70 --lr 2e-3 --lighting fixed --intensity none \
         --time-budget 50 --jit-compile true
 
-(the same as `keras-patchnet train ...` with these options). Rerunning the same command after a stop resumes from
-the last finished epoch. See `keras_patchnet.training` for what the recipe does; the shipped presets record the
-exact options in their `metadata.json`.
+(the same as `keras-patchnet train ...` with these options) is the shipped UNet's first stage; its later stages
+are runs of the same script started from the previous stage's weights (`--pretrained runs/unet-calibrated
+--out runs/unet-stage2 --seed 1 --lr 1e-3 ...`). Rerunning a command after a stop resumes from the last finished
+epoch; rerunning it after it finished recomputes the BatchNorm statistics and the held-out metrics. See
+`keras_patchnet.training` for what the recipe does; every preset's card and `metadata.json` list the exact
+command of each stage.
 """
 
 import argparse

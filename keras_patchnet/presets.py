@@ -23,12 +23,12 @@ PRESETS = {
                   'recipe': 'python examples/train_from_scratch.py --model baseline --epochs 40 --steps 100 '
                             '--batch-size 8 --image-size 112 --patch-size 64 --width 8 --min-overlap 1 --lr 0.002 '
                             '--lighting fixed --intensity none --val-images 64 --test-images 64 --time-budget 45.0 '
-                            '--jit-compile true',
+                            '--jit-compile true --bn-batches 0',
                   'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
                   'time': '46 min (sharing the CPU with other runs)'},
      'metrics': {'model': {'depth_mae_mm': {'mean': 25.942640489546303, 'std': 15.151314876391915},
                            'depth_rmse_mm': {'mean': 31.381949951134033, 'std': 17.741815519962554},
-                           'mean_angle_deg': {'mean': 23.0573888695792, 'std': 8.486042116341698},
+                           'mean_angle_deg': {'mean': 23.057388869612325, 'std': 8.486042116302647},
                            'median_angle_deg': {'mean': 21.662172088152364, 'std': 8.929649071678215},
                            'under_11.25_deg': {'mean': 0.21968036554835435, 'std': 0.20452478447325356},
                            'under_22.5_deg': {'mean': 0.560272873618192, 'std': 0.27243321411486204},
@@ -63,18 +63,18 @@ PRESETS = {
                   'recipe': 'stage 1: python examples/train_from_scratch.py --model inception --out '
                             'runs/inception-calibrated --epochs 40 --steps 50 --batch-size 4 --image-size 224 '
                             '--patch-size 128 --width 8 --min-overlap 1 --lr 0.002 --lighting fixed --intensity '
-                            'none --val-images 64 --test-images 32 --seed 0 --time-budget 45.0 --jit-compile true; '
-                            'then stage 2: python examples/train_from_scratch.py --model inception --out '
-                            'runs/inception-stage2 --epochs 40 --steps 25 --batch-size 8 --image-size 224 '
+                            'none --val-images 64 --test-images 32 --seed 0 --time-budget 45.0 --jit-compile true '
+                            '--bn-batches 0; then stage 2: python examples/train_from_scratch.py --model inception '
+                            '--out runs/inception-stage2 --epochs 40 --steps 25 --batch-size 8 --image-size 224 '
                             '--patch-size 128 --width 8 --min-overlap 1 --lr 0.0005 --lighting fixed --intensity '
                             'none --val-images 64 --test-images 32 --seed 2 --time-budget 100.0 --jit-compile auto '
                             '--pretrained runs/inception-calibrated --bn-batches 50',
                   'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
                   'time': '108 min (46 + 62, sharing the CPU with other runs)'},
-     'metrics': {'model': {'depth_mae_mm': {'mean': 27.64236806748767, 'std': 16.87571239172748},
-                           'depth_rmse_mm': {'mean': 33.43772457031633, 'std': 19.575008791947173},
-                           'mean_angle_deg': {'mean': 23.745534249615147, 'std': 8.987916479646072},
-                           'median_angle_deg': {'mean': 22.560553477569833, 'std': 9.741546148988942},
+     'metrics': {'model': {'depth_mae_mm': {'mean': 27.64236804929277, 'std': 16.875712345498226},
+                           'depth_rmse_mm': {'mean': 33.43772457200384, 'std': 19.575008743374685},
+                           'mean_angle_deg': {'mean': 23.74553424945205, 'std': 8.987916479924875},
+                           'median_angle_deg': {'mean': 22.560553500110046, 'std': 9.741546094225775},
                            'under_11.25_deg': {'mean': 0.2330200411350243, 'std': 0.22349665247611253},
                            'under_22.5_deg': {'mean': 0.5157928916701577, 'std': 0.30840333021449423},
                            'under_30_deg': {'mean': 0.6720130098531002, 'std': 0.25835010406626174}},
@@ -91,28 +91,37 @@ PRESETS = {
     'unet.synthetic-calibrated': {'arch': 'unet',
      'repo_id': 'keras-patchnet/unet.synthetic-calibrated',
      'revision': None,
-     'files': {'config.json': '2770a9f4302cb14e9d01bab119b0c4ddd8f1f63cb9d34e1f57b0c3dd8a3e2a68',
-               'model.weights.h5': 'a0d875ba80df78e04c05ee45b401ff1e12f69301b8776b677df00266c7618d81'},
-     'config': {'arch': 'unet', 'intensity': 'none', 'min_overlap': 1, 'patch_size': 64, 'width': 8},
+     'files': {'config.json': '7565a7f8b6ead082faf54f5d375552b5c35be25e72d15004d343fd985de4cec8',
+               'model.weights.h5': '2c5aab610bffb437511816c6077d090914fa14a16531856fc7fcc27f2f1d9fd3'},
+     'config': {'arch': 'unet', 'patch_size': 64, 'width': 8, 'min_overlap': 32, 'intensity': 'none'},
      'trainable_params': 1005644,
      'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders '
                        'with patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
                        "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
      'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
-                          '(TRAIN_SEED=0, epoch, i)',
-                  'recipe': 'python examples/train_from_scratch.py --model unet --epochs 70 --steps 100 '
-                            '--batch-size 8 --image-size 112 --patch-size 64 --width 8 --min-overlap 1 --lr 0.002 '
-                            '--lighting fixed --intensity none --val-images 64 --test-images 64 --time-budget 50.0 '
-                            '--jit-compile true',
+                          '(TRAIN_SEED=0, 1, 3, epoch, i)',
+                  'recipe': 'stage 1: python examples/train_from_scratch.py --model unet --out '
+                            'runs/unet-calibrated --epochs 70 --steps 100 --batch-size 8 --image-size 112 '
+                            '--patch-size 64 --width 8 --min-overlap 1 --lr 0.002 --lighting fixed --intensity '
+                            'none --val-images 64 --test-images 64 --seed 0 --time-budget 50.0 --jit-compile true '
+                            '--bn-batches 0; then stage 2: python examples/train_from_scratch.py --model unet '
+                            '--out runs/unet-stage2 --epochs 60 --steps 100 --batch-size 8 --image-size 112 '
+                            '--patch-size 64 --width 8 --min-overlap 1 --lr 0.001 --lighting fixed --intensity '
+                            'none --val-images 64 --test-images 64 --seed 1 --time-budget 100.0 --jit-compile auto '
+                            '--pretrained runs/unet-calibrated --bn-batches 0; then stage 3: python '
+                            'examples/train_from_scratch.py --model unet --out runs/unet-stage3 --epochs 70 '
+                            '--steps 50 --batch-size 16 --image-size 112 --patch-size 64 --width 8 --min-overlap 1 '
+                            '--lr 0.0005 --lighting fixed --intensity none --val-images 64 --test-images 64 --seed '
+                            '3 --time-budget 56.0 --jit-compile auto --pretrained runs/unet-stage2 --bn-batches 50',
                   'hardware': "this project's 2-core CPU (TensorFlow 2.21 CPU, XLA), no GPU",
-                  'time': '51 min'},
-     'metrics': {'model': {'depth_mae_mm': {'mean': 25.53858015713231, 'std': 14.18695843986914},
-                           'depth_rmse_mm': {'mean': 30.849923091255935, 'std': 16.580230653338834},
-                           'mean_angle_deg': {'mean': 19.66186899234892, 'std': 8.253017055519166},
-                           'median_angle_deg': {'mean': 18.09229612624314, 'std': 8.643683114903},
-                           'under_11.25_deg': {'mean': 0.3201947910366517, 'std': 0.21763220208874434},
-                           'under_22.5_deg': {'mean': 0.6705056077649729, 'std': 0.26746066935773744},
-                           'under_30_deg': {'mean': 0.8104344234286023, 'std': 0.2091785912806135}},
+                  'time': '140 min (51 + 49 + 40; the first two sharing the CPU with other runs)'},
+     'metrics': {'model': {'depth_mae_mm': {'mean': 19.01031044390254, 'std': 11.964786601980869},
+                           'depth_rmse_mm': {'mean': 22.966774352258888, 'std': 13.945215033012152},
+                           'mean_angle_deg': {'mean': 14.494285245976219, 'std': 6.901575641612101},
+                           'median_angle_deg': {'mean': 12.689092504114399, 'std': 6.826653417794528},
+                           'under_11.25_deg': {'mean': 0.4919792247588236, 'std': 0.24687904646806036},
+                           'under_22.5_deg': {'mean': 0.8226315174033376, 'std': 0.2122541426046925},
+                           'under_30_deg': {'mean': 0.9084503495436469, 'std': 0.1625289106909059}},
                  'flat_plane': {'depth_mae_mm': {'mean': 36.37790037641949, 'std': 16.386582823862838},
                                 'depth_rmse_mm': {'mean': 43.77782948333045, 'std': 19.23413243439501},
                                 'mean_angle_deg': {'mean': 30.543487658495103, 'std': 7.703642079355248},

@@ -31,6 +31,7 @@ def _recipe(run):
 def _command(recipe, staged):
     """The command line of one run; a stage of several also names its output, start weights and seed."""
     skip = ("data",) if staged else ("out", "data", "pretrained", "seed")
+    recipe = {**recipe, "bn_batches": recipe.get("bn_batches", 0)}  # runs older than the option had none
     options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()
                        if v is not None and v is not False and k not in skip)
     return f"python examples/train_from_scratch.py {options}"
