@@ -7,8 +7,9 @@ with a cosine learning-rate decay and gradient clipping, the report's loss (mask
 mean over patches). `keras.callbacks.BackupAndRestore` saves the state after every epoch, so running the same
 command again resumes where a stop left off. Each epoch reports the validation loss, next to the flat plane's
 (printed once at the start). After the last epoch BatchNorm's moving statistics are recomputed over `bn_batches`
-training batches with the final weights (`recalibrate_batch_norm`). At the end the full-image model is evaluated after stitching on the held-out split,
-next to the flat-plane baseline, and `model.weights.h5`, `config.json` and `metrics.json` are written to `out`.
+training batches with the final weights (`recalibrate_batch_norm`). At the end the full-image model is evaluated
+after stitching on the held-out split, next to the flat-plane baseline, and `model.weights.h5`, `config.json` and
+`metrics.json` are written to `out`.
 """
 
 import json
@@ -84,8 +85,13 @@ def recalibrate_batch_norm(model, data, batches=50):
     magnitudes of 1e8 on [0, 255] input), inference-mode outputs then drift far from training-mode ones; this
     makes them agree again.
     """
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 0:
+        raise ValueError(f"`batches` must be an int >= 0 (0 turns recalibration off). Received: batches={batches!r}")
+    if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise TypeError(f"`data` must be indexable with a length (a list of batches or a PyDataset such as "
+                        f"PatchNetDataset). Received: {type(data).__name__}")
     layers = batch_norm_layers(model)
-    batches = min(int(batches), len(data))
+    batches = min(batches, len(data))
     if not layers or batches <= 0:
         return 0
     momenta = [layer.momentum for layer in layers]

@@ -71,3 +71,14 @@ def test_finds_the_batch_norm_layers_inside_a_patchnet():
 def test_zero_batches_turn_it_off():
     assert recalibrate_batch_norm(small_net(), batches(2), batches=0) == 0
     assert DEFAULTS["bn_batches"] > 0
+
+
+@pytest.mark.parametrize("batches", [-1, 2.5, True, "10"])
+def test_bad_batches_are_refused_by_name(batches):
+    with pytest.raises(ValueError, match=r"`batches` must be an int >= 0"):
+        recalibrate_batch_norm(small_net(), [np.zeros((1, 6, 6, 3), "float32")], batches)
+
+
+def test_data_without_a_length_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"`data` must be indexable with a length"):
+        recalibrate_batch_norm(small_net(), iter(batches(2)))
