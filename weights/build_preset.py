@@ -4,7 +4,12 @@
     python weights/build_preset.py runs/unet-stage2 unet.synthetic-calibrated --earlier runs/unet-calibrated ...
 
 `--earlier` names the runs a fine-tuned run started from (`--pretrained RUN`), first stage first, so the card
-lists every command that led to the weights.
+lists every command that led to the weights. `--earlier-preset NAME` takes the earlier stages from a shipped
+preset's card instead (when their run folders are gone), for a run started with `--pretrained NAME`:
+
+    python weights/build_preset.py runs/unet-stage5 unet.synthetic-calibrated --earlier-preset unet.synthetic-calibrated ...
+
+The card then names the start weights by the earlier stage's run folder, which is what the preset held then.
 
 The run folder is what `keras-patchnet train` / `examples/train_from_scratch.py` write (config.json,
 model.weights.h5, metrics.json with the recipe). The preset folder is laid out as its Hub repository: config.json,
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import pprint
+import re
 
 from keras_patchnet import hub
 from keras_patchnet.data import TEST_SEED, render_batch
@@ -26,6 +32,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def _recipe(run):
     with open(os.path.join(run, "metrics.json")) as f:
         return json.load(f)["recipe"]
+
+
+def _preset_stages(name):
+    """The stage commands recorded in shipped preset `name`'s metadata.json, first stage first."""
+    with open(os.path.join(HERE, name, "metadata.json")) as f:
+        recipe = json.load(f)["training"]["recipe"]
+    stages = [c for c in re.split(r"(?:; then )?stage \d+: ", recipe) if c]
+    missing = [c for c in stages if not re.search(r"--out \S+", c) or not re.search(r"--seed \d+", c)]
+    if missing:
+        raise ValueError(f"Preset {name!r} records a stage without --out or --seed, so it cannot be continued: "
+                         f"{missing[0]!r}")
+    return stages
+
+
+def _continue_preset(name, recipe):
+    """(earlier commands, this run's recipe) for a run that started from preset `name`: the start weights are
+    named by the last earlier stage's --out, which is what `name` held when the run started."""
+    earlier = _preset_stages(name)
+    if recipe.get("pretrained") != name:
+        raise ValueError(f"--earlier-preset {name}: the run started from --pretrained {recipe.get('pretrained')!r}")
+    previous_out = re.search(r"--out (\S+)", earlier[-1]).group(1)
+    return earlier, {**recipe, "pretrained": previous_out}
+
+
+def _seed(command):
+    return int(re.search(r"--seed (\d+)", command).group(1))
 
 
 def _command(recipe, staged):
@@ -44,6 +76,8 @@ def main(argv=None):
     p.add_argument("--hardware", required=True)
     p.add_argument("--time", required=True, help="training time, e.g. '58 min'")
     p.add_argument("--earlier", action="append", default=[], help="earlier stage's run folder (repeat, in order)")
+    p.add_argument("--earlier-preset", default=None,
+                   help="a shipped preset whose card lists the earlier stages (the run started from it)")
     p.add_argument("--min-overlap", type=int, default=None,
                    help="the shipped grid's overlap, if not the training run's (the patch network does not change)")
     args = p.parse_args(argv)
@@ -56,8 +90,16 @@ def main(argv=None):
     model = hub.load_pretrained(config["arch"], args.run, **grid)
     config = hub.model_config(model)
     recipe = metrics["recipe"]
-    stages = [_recipe(run) for run in args.earlier] + [recipe]
-    commands = [_command(r, staged=len(stages) > 1) for r in stages]
+    if args.earlier_preset:
+        if args.earlier:
+            p.error("give --earlier or --earlier-preset, not both")
+        commands, recipe = _continue_preset(args.earlier_preset, recipe)
+        commands = commands + [_command(recipe, staged=True)]
+        seeds = ", ".join(str(_seed(c)) for c in commands)
+    else:
+        stages = [_recipe(run) for run in args.earlier] + [recipe]
+        commands = [_command(r, staged=len(stages) > 1) for r in stages]
+        seeds = ", ".join(str(r["seed"]) for r in stages)
     size, lighting = metrics["image_size"], metrics.get("lighting", "rig")
     # measured again on the model as shipped (its grid may differ from the run's), by the card's command
     measured = evaluate_synthetic(model, metrics["num_images"], size, seed=TEST_SEED, lighting=lighting)
@@ -65,7 +107,6 @@ def main(argv=None):
           f"{measured['model']['mean_angle_deg']['mean']:.2f} deg (run: {metrics['model']['depth_mae_mm']['mean']:.2f}"
           f" mm, {metrics['model']['mean_angle_deg']['mean']:.2f} deg)")
     metrics = {**metrics, **measured}
-    seeds = ", ".join(str(r["seed"]) for r in stages)
     training = {
         "data": f"synthetic renders ({size}x{size}, lighting={lighting!r}), new renders every epoch, "
                 f"seeds (TRAIN_SEED={seeds}, epoch, i)",
