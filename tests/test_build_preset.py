@@ -61,3 +61,8 @@ def test_the_shipped_unet_card_lists_every_stage_with_its_seed(build_preset):
     assert f"TRAIN_SEED={', '.join(str(build_preset._seed(c)) for c in stages)}, epoch, i" in data
     for earlier, later in zip(stages, stages[1:]):  # each stage starts from the one before it
         assert f"--pretrained {earlier.split('--out ')[1].split()[0]} " in later + " "
+
+
+def test_an_unknown_preset_is_named_in_the_error(build_preset):
+    with pytest.raises(ValueError, match="--earlier-preset unet.nope: no shipped preset card"):
+        build_preset._preset_stages("unet.nope")

@@ -36,7 +36,10 @@ def _recipe(run):
 
 def _preset_stages(name):
     """The stage commands recorded in shipped preset `name`'s metadata.json, first stage first."""
-    with open(os.path.join(HERE, name, "metadata.json")) as f:
+    path = os.path.join(HERE, name, "metadata.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"--earlier-preset {name}: no shipped preset card at {path}")
+    with open(path) as f:
         recipe = json.load(f)["training"]["recipe"]
     stages = [c for c in re.split(r"(?:; then )?stage \d+: ", recipe) if c]
     missing = [c for c in stages if not re.search(r"--out \S+", c) or not re.search(r"--seed \d+", c)]
@@ -93,7 +96,10 @@ def main(argv=None):
     if args.earlier_preset:
         if args.earlier:
             p.error("give --earlier or --earlier-preset, not both")
-        commands, recipe = _continue_preset(args.earlier_preset, recipe)
+        try:
+            commands, recipe = _continue_preset(args.earlier_preset, recipe)
+        except ValueError as e:
+            p.error(str(e))
         commands = commands + [_command(recipe, staged=True)]
         seeds = ", ".join(str(_seed(c)) for c in commands)
     else:
