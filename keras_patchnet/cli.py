@@ -20,7 +20,7 @@ import sys
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
 # (the size and light of the shipped UNet's training renders).
-SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png")
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png")  # = data.SAMPLE (no Keras import here)
 MODELS = ("baseline", "unet", "inception")
 BACKENDS = ("tensorflow", "torch", "jax")  # keras_patchnet.models.list_models(), without importing Keras here
 
@@ -144,11 +144,11 @@ def _image_paths(paths):
     return found
 
 
-def _read_rgb(path):
+def _read_rgb(path, native=False):
     from keras_patchnet.data import DataError, read_image
 
     try:
-        return read_image(path)
+        return read_image(path, native=native)
     except DataError as e:
         raise CLIError(str(e)) from None
 
@@ -179,15 +179,17 @@ def _foreground(args, image, path):
     import numpy as np
 
     if args.mask:
-        mask = _read_rgb(args.mask).max(axis=-1) > 127
+        mask = _read_rgb(args.mask, native=True).max(axis=-1) > 0  # any non-zero pixel: 0/1 and 0/255 masks alike
         if mask.shape != image.shape[:2]:
             raise CLIError(f"--mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} but image {path} is "
                            f"{image.shape[1]}x{image.shape[0]} (width x height)")
     else:
         mask = image.max(axis=-1) > args.threshold
+    if not mask.any() and args.mask:
+        raise CLIError(f"--mask {args.mask} is empty (every pixel is 0) for image {path}")
     if not mask.any():
-        raise CLIError(f"{path}: empty foreground (no pixel in the mask, or none brighter than --threshold "
-                       f"{args.threshold}); pass --mask or a lower --threshold")
+        raise CLIError(f"{path}: empty foreground (no pixel brighter than --threshold {args.threshold} of 255); "
+                       f"pass --mask or a lower --threshold")
     return mask
 
 
@@ -199,7 +201,10 @@ def predict(args):
     paths = _image_paths(args.paths) + ([SAMPLE] if args.sample else [])
     if not paths:
         raise CLIError("Nothing to predict: give image files or folders, or --sample")
-    images = [(p, _read_rgb(p)) for p in paths]
+    from keras_patchnet.data import to_uint8
+
+    raw = [(p, _read_rgb(p, native=True)) for p in paths]  # uint8 or uint16: the model reads either (contract)
+    images = [(p, to_uint8(image)) for p, image in raw]  # 8-bit views for the threshold, colours and figure
     masks = [_foreground(args, image, p) for p, image in images]
     cameras = [_intrinsics(args.intrinsics, *image.shape[:2]) for _, image in images]
     model = _load_model(args)
@@ -208,8 +213,8 @@ def predict(args):
 
     progress = keras.utils.Progbar(len(images), unit_name="image")
     written = []
-    for i, ((path, image), mask, K) in enumerate(zip(images, masks, cameras)):
-        out = model.predict_on_batch({"images": image[None].astype("float32"),
+    for i, ((path, image), (_, native), mask, K) in enumerate(zip(images, raw, masks, cameras)):
+        out = model.predict_on_batch({"images": native[None],
                                       "mask": mask[None, ..., None].astype("float32")})
         depth, normals = np.asarray(out["depth"])[0, ..., 0], np.asarray(out["normals"])[0]
         depth = np.where(mask, depth - depth[mask].mean(), 0.0).astype("float32")

@@ -53,12 +53,21 @@ def angle(a, b, epsilon=1e-6):
     return ops.arccos(ops.clip(cos, -1.0 + 1e-6, 1.0 - 1e-6))
 
 
-def normal_loss(y_true, y_pred, kappa=10.0):
-    """Per sample: masked mean of kappa * angle / pi + (|n_pred| - 1)^2, (B, H, W, 3) -> (B,)."""
+def normal_loss(y_true, y_pred, kappa=10.0, l2=1.0):
+    """Per sample: masked mean of kappa * angle / pi + (|n_pred| - 1)^2 + l2 * |n_pred - n_true|^2,
+    (B, H, W, 3) -> (B,).
+
+    The angle is symmetric about the target, so its gradient vanishes at 180 degrees, where the error is largest;
+    the squared distance of the raw prediction to the target (`l2`, default 1) keeps a gradient of 4 * l2 there
+    that pulls a flipped normal through the origin towards the target. `l2=0` is the report's loss (the shipped
+    presets were trained with it).
+    """
     y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
     mask = normal_mask(y_true)
     length = ops.sqrt(ops.sum(ops.square(y_pred), axis=-1, keepdims=True) + 1e-12)
     per_pixel = kappa * angle(y_pred, y_true) / math.pi + ops.square(length - 1.0)
+    if l2:
+        per_pixel = per_pixel + l2 * ops.sum(ops.square(y_pred - y_true), axis=-1, keepdims=True)
     return _masked_mean(per_pixel, mask)
 
 
@@ -79,23 +88,25 @@ class DepthLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="keras_patchnet")
 class NormalLoss(keras.losses.Loss):
-    """`normal_loss` as a Keras loss. Args: kappa (weight of the angular term, default 10), reduction, name."""
+    """`normal_loss` as a Keras loss. Args: kappa (weight of the angular term, default 10), l2 (weight of the
+    squared distance to the target, default 1; 0 is the report's loss), reduction, name."""
 
-    def __init__(self, kappa=10.0, reduction="sum_over_batch_size", name="normal_loss", dtype=None):
+    def __init__(self, kappa=10.0, l2=1.0, reduction="sum_over_batch_size", name="normal_loss", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.kappa = float(kappa)
+        self.kappa, self.l2 = float(kappa), float(l2)
 
     def call(self, y_true, y_pred):
-        return normal_loss(y_true, y_pred, self.kappa)
+        return normal_loss(y_true, y_pred, self.kappa, self.l2)
 
     def get_config(self):
-        return {**super().get_config(), "kappa": self.kappa}
+        return {**super().get_config(), "kappa": self.kappa, "l2": self.l2}
 
 
-def patchnet_losses(reduction="sum_over_batch_size", shift_invariant=True, kappa=10.0):
+def patchnet_losses(reduction="sum_over_batch_size", shift_invariant=True, kappa=10.0, l2=1.0):
     """The PatchNet loss for `compile(loss=...)`: {"depth": DepthLoss, "normals": NormalLoss}, summed with equal
-    weights by Keras. reduction="sum" sums over patches as in the report."""
+    weights by Keras. reduction="sum" sums over patches as in the report; l2=0 drops the term that keeps a
+    gradient for flipped normals (the report's loss)."""
     return {
         "depth": DepthLoss(shift_invariant, reduction=reduction),
-        "normals": NormalLoss(kappa, reduction=reduction),
+        "normals": NormalLoss(kappa, l2, reduction=reduction),
     }

@@ -52,27 +52,33 @@ def _masked_median(values, mask):
 
 
 class _PerImageMean(keras.metrics.Metric):
-    """Mean over images of a per-image value; images without foreground do not count."""
+    """Mean over images of a per-image value. Images without foreground are skipped and counted in `skipped`; when
+    no image had foreground the result is NaN (nothing was measured), as in `evaluate_maps`, never a perfect 0."""
 
     def __init__(self, name, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.skipped = self.add_variable(shape=(), initializer="zeros", name="skipped")
 
     def per_image(self, y_true, y_pred):
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         values, valid = self.per_image(y_true, y_pred)
+        values = ops.where(valid > 0, values, ops.zeros_like(values))
         self.total.assign_add(ops.sum(values * valid))
         self.count.assign_add(ops.sum(valid))
+        self.skipped.assign_add(ops.sum(1.0 - valid))
 
     def result(self):
-        return self.total / ops.maximum(self.count, 1.0)
+        total, count = ops.convert_to_tensor(self.total), ops.convert_to_tensor(self.count)
+        return ops.where(count > 0, total / ops.maximum(count, 1.0), ops.full_like(total, float("nan")))
 
     def reset_state(self):
         self.total.assign(0.0)
         self.count.assign(0.0)
+        self.skipped.assign(0.0)
 
 
 @keras.saving.register_keras_serializable(package="keras_patchnet")
@@ -154,8 +160,9 @@ def evaluate_maps(depth_true, depth_pred, normals_true, normals_pred):
     """NumPy evaluation of stitched maps: per-image metric arrays and their mean and std over images.
 
     Args: (B, H, W, 1) depths in metres (target 0 on background), (B, H, W, 3) normals (target 0 on background).
-    Returns: {"per_image": {metric: (B',) array}, "mean": {...}, "std": {...}} over the B' images with foreground
-    (depth foreground: target depth != 0; normal foreground: non-zero target normal).
+    Returns: {"per_image": {metric: (B',) array}, "mean": {...}, "std": {...}, "skipped": {"depth": n, "normals": n}}
+    over the B' images with foreground (depth foreground: target depth != 0; normal foreground: non-zero target
+    normal); images without foreground are skipped and counted, and a metric over no image is NaN.
     """
     per_image = {k: [] for k in ("depth_mae_mm", "depth_rmse_mm", "mean_angle_deg", "median_angle_deg")}
     per_image.update({f"under_{t:g}_deg": [] for t in THRESHOLDS})
@@ -176,7 +183,10 @@ def evaluate_maps(depth_true, depth_pred, normals_true, normals_pred):
             for t in THRESHOLDS:
                 per_image[f"under_{t:g}_deg"].append(np.mean(ang < t))
     per_image = {k: np.asarray(v) for k, v in per_image.items()}
+    skipped = {"depth": len(depth_true) - len(per_image["depth_mae_mm"]),
+               "normals": len(normals_true) - len(per_image["mean_angle_deg"])}
     return {
+        "skipped": skipped,
         "per_image": per_image,
         "mean": {k: float(v.mean()) if len(v) else float("nan") for k, v in per_image.items()},
         "std": {k: float(v.std()) if len(v) else float("nan") for k, v in per_image.items()},

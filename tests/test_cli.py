@@ -195,3 +195,57 @@ def test_backend_option_in_a_fresh_process_and_no_keras_for_errors(tmp_path):
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == backend
+
+
+def _png16(path, rgb16):
+    """A 16-bit RGB PNG written by hand (Pillow writes 16 bits only for grey)."""
+    import struct
+    import zlib
+
+    h, w, _ = rgb16.shape
+    raw = b"".join(b"\x00" + rgb16[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_8_and_16_bit_files_of_one_picture_give_the_same_maps(tiny_folder, image_file, tmp_path, capsys):
+    path, sample = image_file
+    grey8 = sample.image.max(axis=-1)
+    files = {"rgb8.png": sample.image, "grey8.png": grey8, "grey16.png": grey8.astype("uint16") * 257,
+             "grey16.tif": grey8.astype("uint16") * 257}
+    for name, array in files.items():
+        Image.fromarray(array).save(tmp_path / name)
+    _png16(str(tmp_path / "rgb16.png"), sample.image.astype("uint16") * 257 + 100 * (sample.image < 155))
+    mask = path.replace(".png", "_mask.png")
+    maps = {}
+    for name in list(files) + ["rgb16.png"]:
+        out = str(tmp_path / ("out_" + name.replace(".", "_")))
+        code, _, err = run(["predict", str(tmp_path / name), "--weights", tiny_folder, "--mask", mask, "--out", out,
+                            "--no-figure"], capsys)
+        assert code == 0, err
+        maps[name] = np.load(os.path.join(out, name.split(".")[0] + "_depth.npy"))
+    assert np.abs(maps["grey16.png"]).max() > 0
+    np.testing.assert_allclose(maps["grey16.png"], maps["grey8.png"], atol=1e-5)
+    np.testing.assert_allclose(maps["grey16.tif"], maps["grey8.png"], atol=1e-5)
+    np.testing.assert_allclose(maps["rgb16.png"], maps["rgb8.png"], atol=1e-5)  # Pillow keeps its high 8 bits
+
+
+def test_masks_are_any_non_zero_pixel_and_an_empty_one_is_named(tiny_folder, image_file, tmp_path, capsys):
+    path, sample = image_file
+    Image.fromarray(sample.mask.astype("uint8")).save(tmp_path / "mask01.png")
+    results = []
+    for mask in (path.replace(".png", "_mask.png"), str(tmp_path / "mask01.png")):
+        out = str(tmp_path / ("out" + str(len(results))))
+        code, _, err = run(["predict", path, "--weights", tiny_folder, "--mask", mask, "--out", out, "--no-figure"],
+                           capsys)
+        assert code == 0, err
+        results.append(np.load(os.path.join(out, "sheet_depth.npy")))
+    np.testing.assert_array_equal(results[0], results[1])
+    Image.fromarray(np.zeros(sample.mask.shape, "uint8")).save(tmp_path / "empty_mask.png")
+    code, _, err = run(["predict", path, "--weights", tiny_folder, "--mask", str(tmp_path / "empty_mask.png")], capsys)
+    assert code == 1 and "empty_mask.png is empty" in err and err.count("\n") == 1

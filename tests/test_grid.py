@@ -72,3 +72,14 @@ def test_bad_arguments_name_the_argument(kwargs, message):
     args = {"height": 224, "width": 224, "patch_size": 128, "min_overlap": 64, "rule": "even", **kwargs}
     with pytest.raises(ValueError, match=message):
         patch_grid(**args)
+
+
+@pytest.mark.parametrize("length, patch_size", [(11, 3), (40, 5), (101, 7), (224, 128), (300, 33)])
+def test_half_stride_covers_every_pixel_also_for_odd_patches(length, patch_size):
+    from keras_patchnet.ops.grid import axis_origins
+
+    origins = axis_origins(length, patch_size, rule="half_stride")
+    covered = np.zeros(max(length, patch_size), bool)
+    for o in origins:
+        covered[o : o + patch_size] = True
+    assert covered.all() and list(origins) == sorted(set(origins)), origins

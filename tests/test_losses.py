@@ -33,14 +33,14 @@ def depth_reference(t, p, shift_invariant):
     return np.array(out)
 
 
-def normal_reference(t, p, kappa=10.0):
+def normal_reference(t, p, kappa=10.0, l2=1.0):
     out = []
     for tt, pp in zip(t, p):
         m = np.linalg.norm(tt, axis=-1) > 0.5
         a, b = pp[m].astype("float64"), tt[m].astype("float64")
         length = np.linalg.norm(a, axis=-1)
         ang = np.arccos(np.clip(np.sum(a * b, -1) / (length * np.linalg.norm(b, axis=-1)), -1, 1))
-        out.append(np.mean(kappa * ang / math.pi + (length - 1) ** 2))
+        out.append(np.mean(kappa * ang / math.pi + (length - 1) ** 2 + l2 * np.sum((a - b) ** 2, -1)))
     return np.array(out)
 
 
@@ -61,6 +61,7 @@ def test_shift_invariant_depth_loss_ignores_a_constant_offset():
 def test_normal_loss_matches_numpy():
     _, t, _, p, _ = random_targets(1)
     np.testing.assert_allclose(to_numpy(losses.normal_loss(t, p)), normal_reference(t, p), rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(losses.normal_loss(t, p, l2=0.0)), normal_reference(t, p, l2=0.0), rtol=1e-4)
 
 
 def test_reductions_sum_over_patches_or_mean():
@@ -94,7 +95,7 @@ def test_normal_loss_gradient_is_finite_for_degenerate_predictions(case):
     pred = {"equal": t, "opposite": -t, "zero": np.zeros_like(t)}[case]
     value, grad = _grad(lambda v: losses.normal_loss(t, v), pred)
     assert np.isfinite(value) and np.isfinite(grad).all()
-    expected = {"equal": 0.0, "opposite": 10.0, "zero": 10.0 / 2 + 1.0}[case]
+    expected = {"equal": 0.0, "opposite": 10.0 + 4.0, "zero": 10.0 / 2 + 1.0 + 1.0}[case]  # angle, length, l2
     assert abs(float(value) / len(t) - expected) < 1e-2
 
 

@@ -48,14 +48,39 @@ def _frames(folder, extensions):
     return found
 
 
-def read_image(path):
+def to_uint8(image):
+    """An 8-bit view of a uint8 or uint16 image (uint16 scaled by 255 / 65535 and rounded, never clipped)."""
+    if image.dtype == np.uint16:
+        return np.round(image.astype("float32") * (255.0 / 65535.0)).astype("uint8")
+    return image
+
+
+def read_image(path, native=False):
+    """Reads an 8- or 16-bit PNG, TIFF or other Pillow image, grey or RGB(A), as (H, W, 3) RGB.
+
+    Grey is repeated over three channels and alpha dropped. 16-bit grey files (Pillow modes I;16*, I) keep their
+    16 bits: uint16 with `native=True`, else scaled to uint8 (by 255 / 65535, never clipped). 16-bit colour PNGs
+    are decoded by Pillow to their high 8 bits (uint8 either way). Raises `DataError` naming the file.
+    """
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            if im.mode.startswith("I;16") or im.mode == "I":
+                grey = np.asarray(im).astype("int64")
+                if im.mode == "I" and (grey.min() < 0 or grey.max() > 65535):
+                    raise DataError(f"Cannot read image file {path}: 32-bit integer pixels outside 0-65535")
+                image = np.repeat(grey.astype("uint16")[..., None], 3, axis=-1)
+            elif im.mode == "F":
+                raise DataError(f"Cannot read image file {path}: float images (mode F) are not supported; "
+                                f"save 8- or 16-bit integers")
+            else:
+                image = np.asarray(im.convert("RGB"))
+    except DataError:
+        raise
     except Exception as e:  # PIL raises many types for bad files
         raise DataError(f"Cannot read image file {path}: {e}") from None
+    return image if native else to_uint8(image)
 
 
 def _read_npz(path, key):
@@ -201,13 +226,15 @@ class TexlessDataset:
         return self.subset(train), self.subset(test)
 
 
-def write_synthetic(root, sequences, frames=4, size=224, seed=0):
+def write_synthetic(root, sequences, frames=4, size=224, seed=0, lighting="rig"):
     """Renders a synthetic dataset in the layout above and returns its root.
 
     Args:
         sequences: {object: [sequence names]}; each sequence shares a surface kind (paper for "paper", garment for
             shirt-like names, else cloth) and gets `frames` frames with consecutive numbers.
         size: int or (height, width).
+        lighting: the renderer's lighting ("rig", "random" or "fixed", the calibrated light the shipped
+            `*.synthetic-calibrated` presets know; see `render`).
     """
     from PIL import Image
 
@@ -224,7 +251,7 @@ def write_synthetic(root, sequences, frames=4, size=224, seed=0):
             for folder in folders.values():
                 os.makedirs(folder, exist_ok=True)
             for frame in range(frames):
-                s = render(seed * 1_000_003 + k, height, width, kind)
+                s = render(seed * 1_000_003 + k, height, width, kind, lighting)
                 k += 1
                 Image.fromarray(s.image).save(os.path.join(folders["images"], f"rgb_{frame:04d}.tiff"))
                 np.savez_compressed(os.path.join(folders["depth_maps"], f"depth_{frame:04d}.npz"), depth=s.depth)

@@ -30,6 +30,12 @@ class PatchStitch(keras.layers.Layer):
         patches: (B * N, P, P, C); C must be 1 for "depth".
         output_size: (H, W) of the stitched maps, the size the patches were cut from.
         foreground: optional (B, H, W, 1) weights (1 foreground, 0 background) for the depth offsets.
+        batch_size: optional number of images B. With it (or with `foreground`, whose batch it reads), a patch
+            count other than B * N is refused with a message naming both counts. Without either, only counts
+            that are not a multiple of N can be caught (N patches per image: `grid(H, W).num_patches`).
+
+    Non-finite patch values (a network that overflowed) are treated as missing: the other patches fill those
+    pixels, the depth offsets ignore them, and a pixel no finite patch covers is 0.
 
     Output shape:
         (B, H, W, C).
@@ -65,8 +71,17 @@ class PatchStitch(keras.layers.Layer):
             raise ValueError(f"`output_size` must be a tuple (height, width). Received: output_size={output_size!r}")
         return self.grid(*output_size)
 
-    def call(self, patches, output_size, foreground=None):
+    def call(self, patches, output_size, foreground=None, batch_size=None):
         grid = self._output_grid(output_size)
+        if batch_size is None and foreground is not None:
+            batch_size = foreground.shape[0]
+        count = patches.shape[0]
+        if batch_size is not None and count is not None and count != batch_size * grid.num_patches:
+            raise ValueError(
+                f"`patches` holds {count} patches, but {batch_size} image(s) of {grid.height}x{grid.width} "
+                f"(output_size) give {batch_size * grid.num_patches} ({grid.num_patches} each) on this grid. "
+                f"Received: patches.shape={tuple(patches.shape)}, output_size={tuple(output_size)}"
+            )
         if self.mode == "depth":
             if foreground is not None:
                 fg_shape = tuple(foreground.shape)
@@ -82,12 +97,12 @@ class PatchStitch(keras.layers.Layer):
             return patch_ops.stitch_normals(patches, grid)
         return patch_ops.stitch_mean(patches, grid)
 
-    def compute_output_shape(self, input_shape, output_size, foreground_shape=None):
+    def compute_output_shape(self, input_shape, output_size, foreground_shape=None, batch_size=None):
         grid = self._output_grid(output_size)
         batch = input_shape[0]
         return (None if batch is None else batch // grid.num_patches, grid.height, grid.width, input_shape[-1])
 
-    def compute_output_spec(self, patches, output_size, foreground=None):
+    def compute_output_spec(self, patches, output_size, foreground=None, batch_size=None):
         shape = self.compute_output_shape(tuple(patches.shape), output_size)
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
 

@@ -14,6 +14,46 @@ def _normalization_scope(patch_model):
         return None
 
 
+def read_images(images):
+    """Images of any supported dtype -> float32 on the 0-255 scale (the input contract of `PatchNet`)."""
+    dtype = keras.backend.standardize_dtype(images.dtype)
+    if dtype == "bool":
+        raise TypeError("`images` must be uint8, uint16 or float RGB, not bool (a mask? pass it as "
+                        "{'images': ..., 'mask': ...}). Received: images.dtype=bool")
+    if dtype == "uint16":
+        return keras.ops.cast(images, "float32") * (255.0 / 65535.0)
+    if "int" not in dtype and "float" not in dtype:
+        raise TypeError(f"`images` must be uint8, uint16 or float RGB. Received: images.dtype={dtype}")
+    return keras.ops.cast(images, "float32")
+
+
+def check_host_images(images, intensity, stacklevel=3):
+    """Warnings about a NumPy batch before it is predicted: non-finite pixels (with their count), and float
+    images in [0, 1] given to a model that reads absolute brightness (intensity="none")."""
+    import warnings
+
+    import numpy as np
+
+    if isinstance(images, dict):
+        images = images.get("images")
+    if not isinstance(images, np.ndarray) or not np.issubdtype(images.dtype, np.floating) or images.size == 0:
+        return
+    bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
+    if bad:
+        warnings.warn(f"`images` holds {bad} non-finite value(s) (NaN or inf); those pixels are read as background "
+                      f"(0) and left out of the foreground.", stacklevel=stacklevel)
+    finite = images[np.isfinite(images)]
+    if intensity == "none" and finite.size and finite.max() <= 1.0:
+        warnings.warn("Float `images` are all <= 1, but this model reads absolute brightness on the 0-255 scale "
+                      "(intensity='none'): multiply [0, 1] images by 255.", stacklevel=stacklevel)
+
+
+def _batch_of(x):
+    images = x.get("images") if isinstance(x, dict) else x
+    shape = getattr(images, "shape", None)
+    return shape[0] if shape is not None and len(shape) else None
+
+
 @keras.saving.register_keras_serializable(package="keras_patchnet")
 class PatchNet(keras.Model):
     """Depth and normal maps of a textureless surface from RGB images of any size (Tsoli & Argyros, 2019).
@@ -24,9 +64,15 @@ class PatchNet(keras.Model):
     so the model trains with plain `fit` on whole images (loss after stitching), while `.patch_model` trains on
     patches (the report's way).
 
-    Input contract: RGB images (B, H, W, 3), uint8 or float, any scale (each patch is divided by its own maximum),
-    any H and W (smaller than a patch: zero-padded, then cropped); optionally a dict {"images": ..., "mask": (B, H,
-    W, 1)} whose foreground mask restricts the depth offset solve and the refinement to the surface.
+    Input contract: RGB images (B, H, W, 3), any H and W (smaller than a patch: zero-padded, then cropped), B >= 0
+    (an empty batch gives empty maps); optionally a dict {"images": ..., "mask": (B, H, W, 1)} whose foreground
+    mask restricts the depth offset solve and the refinement to the surface. How each dtype is read:
+    uint8 as is (0-255); uint16 scaled by 255 / 65535 (its whole range, never clipped); other integer types as
+    values on the 0-255 scale; float as values on the 0-255 scale (under intensity="patch" or "image" the range
+    does not matter; under intensity="none", the shipped calibrated presets, a [0, 1] float image must be
+    multiplied by 255, and `predict` warns when every value is <= 1); bool is refused (TypeError). Non-finite
+    pixels (NaN, inf) are read as 0 and taken out of the mask, so they never spread through the depth offset
+    solve, and `predict` warns with their count. No output is NaN for finite or partly non-finite input.
     Outputs: {"depth": (B, H, W, 1) relative depth in metres (defined up to one constant per image),
     "normals": (B, H, W, 3) unit normals in the camera frame (OpenCV axes: x right, y down, z forward), pointing to
     the camera}.
@@ -115,15 +161,19 @@ class PatchNet(keras.Model):
         if shape[-1] != 3:
             raise ValueError(f"`images` must have 3 (RGB) channels. Received: images.shape={shape}")
         size = shape[1:3]
+        if shape[0] == 0:  # an empty batch: empty maps (the networks' kernels are not all defined on 0 samples)
+            return {"depth": keras.ops.zeros((0, *size, 1)), "normals": keras.ops.zeros((0, *size, 3))}
+        images = read_images(images)
+        finite = keras.ops.all(keras.ops.isfinite(images), axis=-1, keepdims=True)
+        images = keras.ops.where(finite, images, 0.0)  # a NaN or inf pixel is black background, never spread
         if foreground is not None:
             if tuple(foreground.shape[1:]) != (*size, 1):
                 raise ValueError(
                     f"`mask` must have shape (batch, {size[0]}, {size[1]}, 1) like the images. "
                     f"Received: mask.shape={tuple(foreground.shape)}"
                 )
-            foreground = keras.ops.cast(foreground, "float32")
+            foreground = keras.ops.cast(foreground, "float32") * keras.ops.cast(finite, "float32")
         if self.intensity == "image":
-            images = keras.ops.cast(images, "float32")
             peak = keras.ops.max(images, axis=(1, 2, 3), keepdims=True)
             images = images * (255.0 / keras.ops.maximum(peak, 1e-6))
         predictions = self.patch_model(self.extract(images), training=training)
@@ -145,11 +195,17 @@ class PatchNet(keras.Model):
             self._predict_size = size
 
     def predict_on_batch(self, x):
+        check_host_images(x, self.intensity)
         self._new_size_new_function(x)
+        if _batch_of(x) == 0:
+            return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
         return super().predict_on_batch(x)
 
     def predict(self, x, *args, **kwargs):
+        check_host_images(x, self.intensity)
         self._new_size_new_function(x)
+        if _batch_of(x) == 0:
+            return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
         return super().predict(x, *args, **kwargs)
 
     def get_config(self):

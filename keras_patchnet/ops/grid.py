@@ -10,7 +10,8 @@ Two rules place the patches along each axis of length L (after padding L up to P
   layout (3 x 3 at 224), o = 1 the fewest patches (2 x 2 at 224).
 - ``"half_stride"``: the report's fixed-overlap rule, kept for parity: step P // 2, n = round(2 (L - P) / P) + 1,
   the last patch flush with the far edge ({0, 64, 96} at 224). The report's rule leaves rows uncovered when
-  P < L <= 1.25 P; here n is raised to 2 in that case so that every pixel is covered.
+  P < L <= 1.25 P (and, for odd P, where the step P // 2 falls short); here n is raised so that every pixel is
+  covered.
 """
 
 import functools
@@ -66,8 +67,9 @@ def axis_origins(length, patch_size, min_overlap=None, rule="even"):
     if rule == "even":
         n = math.ceil((L - P) / (P - min_overlap)) + 1
         return tuple(int(round(i * (L - P) / (n - 1))) for i in range(n))
-    n = max(int(np.round(2 * (L - P) / P)) + 1, 2)
     step = P // 2
+    # at least 2, and for odd P (step < P / 2) enough that the last regular patch meets the flush one
+    n = max(int(np.round(2 * (L - P) / P)) + 1, 2, math.ceil((L - 2 * P) / step) + 2)
     return tuple(step * i for i in range(n - 1)) + (L - P,)
 
 

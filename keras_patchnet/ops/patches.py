@@ -153,9 +153,14 @@ def stitch_normals(patches, grid, epsilon=1e-6):
     """Normalises each patch per pixel, averages the patches over each pixel, and renormalises."""
     check_patches(patches, grid)
     dtype = patches.dtype
-    x = normalize(ops.cast(patches, _compute_dtype(patches)), epsilon)
+    x = normalize(_finite_or_zero(ops.cast(patches, _compute_dtype(patches))), epsilon)
     x = fold_patches(x, grid) / _const(coverage(grid), _compute_dtype(patches))
     return ops.cast(_crop(normalize(x, epsilon), grid), dtype)
+
+
+def _finite_or_zero(x):
+    """Non-finite values (a NaN or inf from a network that overflowed) become 0: missing, never spread."""
+    return ops.where(ops.isfinite(x), x, ops.zeros_like(x))
 
 
 def _weight_map(foreground, grid, dtype):
@@ -206,15 +211,23 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
 
     `solver`: "direct" (`keras.ops.linalg.solve`, default) or "cg" (2N unrolled conjugate-gradient steps, for ONNX
     export, which has no solve op; the same offsets to float32 accuracy when the overlap graph is connected).
-    Returns the offsets and the folded sum of the unshifted patches (B, Hp, Wp, 1), which the stitch reuses.
+    Non-finite patch values are missing: they take no part in the solve (nor do the other patches' values at those
+    pixels), and a patch that is missing everywhere gets offset 0.
+    Returns the offsets, the folded sum of the unshifted patches (B, Hp, Wp, 1) with missing values as 0, and the
+    (B * N, P, P, 1) validity of the patch values, which the stitch reuses.
     """
     if solver not in SOLVERS:
         raise ValueError(f"`solver` must be one of {SOLVERS}. Received: solver={solver!r}")
     N = grid.num_patches
     dtype = _compute_dtype(patches)
     d = ops.cast(patches, dtype)
+    valid = ops.cast(ops.isfinite(d), dtype)
+    d = _finite_or_zero(d)
     summed = fold_patches(d, grid)
     weights = _weight_map(foreground, grid, dtype)
+    # A pixel where any covering patch is missing (non-finite) takes no part in the offset solve.
+    complete = ops.cast(fold_patches(1.0 - valid, grid) == 0, dtype)
+    weights = complete if weights is None else weights * complete
     count = _const(coverage(grid), dtype)
     mc = count if weights is None else weights * count
     md = summed if weights is None else weights * summed
@@ -233,7 +246,7 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     t = solve(b)
     # einsum, not matmul: keras.ops.matmul returns float32 for float64 torch tensors (Keras 3.15).
     t = t + solve(b - ops.einsum("bij,bjk->bik", ops.broadcast_to(laplacian, ops.shape(system)), t))
-    return ops.reshape(t, (-1, N)), summed
+    return ops.reshape(t, (-1, N)), summed, valid
 
 
 def stitch_depth(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
@@ -245,15 +258,9 @@ def stitch_depth(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     check_patches(patches, grid)
     if patches.shape[-1] != 1:
         raise ValueError(f"Depth `patches` must have 1 channel. Received: patches.shape={tuple(patches.shape)}")
-    offsets, summed = depth_offsets(patches, grid, foreground, ridge, solver)
-    dtype = _compute_dtype(patches)
-    ny, nx = len(grid.origins_y), len(grid.origins_x)
-    rows = np.zeros((grid.padded_height, ny), dtype)
-    cols = np.zeros((nx, grid.padded_width), dtype)
-    for i, o in enumerate(grid.origins_y):
-        rows[o : o + grid.patch_size, i] = 1.0
-    for i, o in enumerate(grid.origins_x):
-        cols[i, o : o + grid.patch_size] = 1.0
-    shift = ops.einsum("hy,byx,xw->bhw", _const(rows, dtype), ops.reshape(offsets, (-1, ny, nx)), _const(cols, dtype))
-    out = (summed + shift[..., None]) / _const(coverage(grid), dtype)
+    offsets, summed, valid = depth_offsets(patches, grid, foreground, ridge, solver)
+    # Each pixel averages the shifted patches that are finite there (0 where none is).
+    shifted = fold_patches(valid * ops.reshape(offsets, (-1, 1, 1, 1)), grid)
+    count = fold_patches(valid, grid)
+    out = (summed + shifted) / ops.maximum(count, 1.0)
     return ops.cast(_crop(out, grid), patches.dtype)
