@@ -144,6 +144,25 @@ def _image_paths(paths):
     return found
 
 
+class _PlainProgress:
+    """One plain line per step, for output that is not a terminal (Keras' Progbar writes escape codes there)."""
+
+    def __init__(self, total, unit_name):
+        self.total, self.unit_name = total, unit_name
+
+    def update(self, current):
+        print(f"{self.unit_name} {current}/{self.total}", flush=True)
+
+
+def progress_bar(total, unit_name):
+    """Keras' progress bar on a terminal, plain lines when output goes to a file or a pipe."""
+    if sys.stdout.isatty():
+        import keras
+
+        return keras.utils.Progbar(total, unit_name=unit_name)
+    return _PlainProgress(total, unit_name)
+
+
 def _read_rgb(path, native=False):
     from keras_patchnet.data import DataError, read_image
 
@@ -176,8 +195,6 @@ def _intrinsics(spec, height, width):
 
 
 def _foreground(args, image, path):
-    import numpy as np
-
     if args.mask:
         mask = _read_rgb(args.mask, native=True).max(axis=-1) > 0  # any non-zero pixel: 0/1 and 0/255 masks alike
         if mask.shape != image.shape[:2]:
@@ -209,9 +226,7 @@ def predict(args):
     cameras = [_intrinsics(args.intrinsics, *image.shape[:2]) for _, image in images]
     model = _load_model(args)
     os.makedirs(args.out, exist_ok=True)
-    import keras
-
-    progress = keras.utils.Progbar(len(images), unit_name="image")
+    progress = progress_bar(len(images), "image")
     written = []
     for i, ((path, image), (_, native), mask, K) in enumerate(zip(images, raw, masks, cameras)):
         out = model.predict_on_batch({"images": native[None],
@@ -334,7 +349,7 @@ def bench(args):
     model = _load_model(args)
     images = np.random.default_rng(0).uniform(0, 255, (args.batch_size, args.size, args.size, 3)).astype("float32")
     model.predict_on_batch(images)  # trace / compile
-    progress = keras.utils.Progbar(args.repeats, unit_name="batch")
+    progress = progress_bar(args.repeats, "batch")
     times = []
     for i in range(args.repeats):
         start = time.perf_counter()

@@ -54,10 +54,10 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
 
     Returns: {"num_images", "model": {metric: {"mean", "std"}}, "flat_plane": {...}, "per_image": [row dicts]}.
     """
-    import keras
+    from keras_patchnet.cli import progress_bar
 
     records = getattr(dataset, "records", None)
-    progress = keras.utils.Progbar(len(dataset), unit_name="image") if verbose else None
+    progress = progress_bar(len(dataset), "image") if verbose else None
     rows, truth, pred = [], {"depth": [], "normals": []}, {"depth": [], "normals": []}
     model_per_image, flat_per_image = [], []
     for i in range(len(dataset)):

@@ -249,3 +249,12 @@ def test_masks_are_any_non_zero_pixel_and_an_empty_one_is_named(tiny_folder, ima
     Image.fromarray(np.zeros(sample.mask.shape, "uint8")).save(tmp_path / "empty_mask.png")
     code, _, err = run(["predict", path, "--weights", tiny_folder, "--mask", str(tmp_path / "empty_mask.png")], capsys)
     assert code == 1 and "empty_mask.png is empty" in err and err.count("\n") == 1
+
+
+def test_progress_is_plain_text_when_piped(tiny_folder, image_file, tmp_path):
+    path, _ = image_file
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "keras_patchnet", "predict", path, "--weights", tiny_folder,
+                           "--out", str(tmp_path / "out"), "--no-figure"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "image 1/1" in done.stdout and "\x1b[" not in done.stdout and "\b" not in done.stdout

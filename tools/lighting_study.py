@@ -7,6 +7,9 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
     curriculum      start from unet.synthetic-calibrated's weights, intensity="image", lighting="rig"
     scratch         the same from random weights
     patch-intensity from the calibrated weights, intensity="patch" (each patch divided by its own maximum)
+    context         from scratch, a UNet whose input has 7 channels: the patch (per-image intensity), the whole
+                    image shrunk to P x P, and the patch's footprint on it, so the network can see where the light
+                    comes from (curves of this variant: stitched without the bilateral refinement)
 Each epoch appends a row to <out>/<variant>/curve.csv: epoch, seconds, training loss, validation depth MAE (mm),
 mean angle (deg), the flat plane's, and their ratios. Choices are read on this validation split only.
 """
@@ -23,7 +26,91 @@ VARIANTS = {
     "curriculum": dict(init="calibrated", intensity="image"),
     "scratch": dict(init=None, intensity="image"),
     "patch-intensity": dict(init="calibrated", intensity="patch"),
+    "context": dict(init=None, intensity="image", context=True),
 }
+
+
+def context_inputs(images, grid):
+    """(B, H, W, 3) float images on the 0-255 scale (each scaled to a maximum of 255) -> (B * N, P, P, 7): the
+    patch, the whole image resized to P x P (bilinear), and the patch's footprint (1 inside) on that thumbnail."""
+    import numpy as np
+    from PIL import Image
+
+    from keras_patchnet.data import cut_patches
+
+    P = grid.patch_size
+    out = []
+    for im in images:
+        patches = cut_patches(im, grid)
+        thumb = np.stack([np.asarray(Image.fromarray(im[..., c]).resize((P, P), Image.BILINEAR)) for c in range(3)], -1)
+        sy, sx = P / grid.height, P / grid.width
+        for k, (y, x) in enumerate((y, x) for y in grid.origins_y for x in grid.origins_x):
+            foot = np.zeros((P, P, 1), "float32")
+            foot[int(y * sy) : int(np.ceil((y + P) * sy)), int(x * sx) : int(np.ceil((x + P) * sx))] = 255.0
+            out.append(np.concatenate([patches[k], thumb, foot], -1))
+    return np.stack(out).astype("float32")
+
+
+def context_network(patch_size=64, width=8):
+    import keras
+    from keras import layers
+
+    from keras_patchnet.models import blocks
+
+    inputs = keras.Input((patch_size, patch_size, 7), name="patches")
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    code, skips = blocks.encoder(x, width)
+    side, channels = patch_size // 32, 8 * width
+    x = layers.Flatten()(code)
+    x = layers.Dense(side * side * channels, activation="relu")(x)
+    x = layers.Reshape((side, side, channels))(x)
+    x = layers.UpSampling2D(2)(x)
+    depth = blocks.decoder(x, width, 1, "depth_decoder", skips=skips, transpose=True)
+    normals = blocks.decoder(x, width, 3, "normals_decoder", skips=skips, transpose=True)
+    return keras.Model(inputs, blocks.outputs(depth, normals))
+
+
+class ContextData:
+    """Patch batches with context channels from a `PatchNetDataset` in "images" mode (a keras PyDataset)."""
+
+    def __init__(self, images, grid):
+        import keras
+
+        class Data(keras.utils.PyDataset):
+            def __len__(self):
+                return len(images)
+
+            def __getitem__(self, i):
+                x, y = images[i]
+                from keras_patchnet.data import cut_patches
+
+                cut = lambda a: np.concatenate([cut_patches(v, grid) for v in a])  # noqa: E731
+                return context_inputs(x, grid), {"depth": cut(y["depth"]), "normals": cut(y["normals"])}
+
+            def on_epoch_end(self):
+                images.on_epoch_end()
+
+        import numpy as np
+
+        self.data = Data()
+
+
+def predict_context(net, images, grid, batch=8):
+    """Stitched maps (no refinement) of the context network on (B, H, W, 3) images."""
+    import numpy as np
+
+    from keras_patchnet.layers import PatchStitch
+
+    depth_stitch = PatchStitch(grid.patch_size, 1, mode="depth")
+    normal_stitch = PatchStitch(grid.patch_size, 1, mode="normals")
+    depth, normals = [], []
+    for i in range(0, len(images), batch):
+        x = images[i : i + batch] * (255.0 / np.maximum(images[i : i + batch].max(axis=(1, 2, 3), keepdims=True), 1e-6))
+        out = net.predict_on_batch(context_inputs(x, grid))
+        size = (grid.height, grid.width)
+        depth.append(np.asarray(depth_stitch(out["depth"], output_size=size)))
+        normals.append(np.asarray(normal_stitch(out["normals"], output_size=size)))
+    return np.concatenate(depth), np.concatenate(normals)
 
 
 def main(argv=None):
@@ -40,7 +127,6 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import keras
-    import numpy as np
 
     from keras_patchnet import losses, models
     from keras_patchnet.data import PatchNetDataset, SyntheticSource, render_batch
@@ -54,23 +140,34 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     init = os.path.join(here, "weights", "unet.synthetic-calibrated", "model.weights.h5") if spec["init"] else False
-    model = models.create_model("unet", pretrained=init, patch_size=64, width=8, intensity=spec["intensity"])
-    grid = dict(mode="patches", patch_size=64, min_overlap=1, intensity=spec["intensity"])
     source = SyntheticSource(args.steps * args.batch_size, args.size, args.size, seed=0, lighting=args.lighting)
-    data = PatchNetDataset(source, batch_size=args.batch_size, augment=True, seed=0, **grid)
+    if spec.get("context"):
+        from keras_patchnet.ops.grid import patch_grid
+
+        pgrid = patch_grid(args.size, args.size, 64, 1)
+        net = context_network(64, 8)
+        whole = PatchNetDataset(source, batch_size=args.batch_size, augment=True, seed=0, mode="images",
+                                intensity="image")
+        data = ContextData(whole, pgrid).data
+        predict = lambda x: predict_context(net, x, pgrid)  # noqa: E731
+    else:
+        model = models.create_model("unet", pretrained=init, patch_size=64, width=8, intensity=spec["intensity"])
+        grid = dict(mode="patches", patch_size=64, min_overlap=1, intensity=spec["intensity"])
+        data = PatchNetDataset(source, batch_size=args.batch_size, augment=True, seed=0, **grid)
+        net = model.patch_model
+        predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)
     images = val["images"].astype("float32")
     flat = evaluate_maps(val["depth"], *flat_plane(val["depth"], val["normals"])[:1], val["normals"],
                          flat_plane(val["depth"], val["normals"])[1])["mean"]
     epochs = 10_000
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * len(data), alpha=0.05)
-    net = model.patch_model
     net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses())
     start, path = time.time(), os.path.join(out, "curve.csv")
 
     class Curve(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            depth, normals = predict_maps(model, images, 16)
+            depth, normals = predict(images)
             m = evaluate_maps(val["depth"], depth, val["normals"], normals)["mean"]
             row = dict(epoch=epoch + 1, seconds=round(time.time() - start), loss=round(logs["loss"], 4),
                        depth_mm=round(m["depth_mae_mm"], 2), angle_deg=round(m["mean_angle_deg"], 2),
@@ -84,7 +181,7 @@ def main(argv=None):
                     w.writeheader()
                 w.writerow(row)
             print(row, flush=True)
-            model.save_weights(os.path.join(out, "model.weights.h5"))
+            net.save_weights(os.path.join(out, "model.weights.h5"))
             if time.time() - start > args.minutes * 60:
                 self.model.stop_training = True
 
