@@ -200,6 +200,10 @@ def _foreground(args, image, path):
         if mask.shape != image.shape[:2]:
             raise CLIError(f"--mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} but image {path} is "
                            f"{image.shape[1]}x{image.shape[0]} (width x height)")
+    elif path == SAMPLE:  # the shipped render knows its surface
+        from keras_patchnet.data import load_sample
+
+        mask = load_sample()[1]
     else:
         mask = image.max(axis=-1) > args.threshold
     if not mask.any() and args.mask:
@@ -247,8 +251,15 @@ def predict(args):
         if not args.no_figure:
             import matplotlib.pyplot as plt
 
-            fig = viz.prediction_figure(image, depth, normals, mask, path=stem + "_figure.png",
-                                        title=f"{os.path.basename(path)} - {args.model} ({_weights_label(args.weights)})")
+            title = f"{os.path.basename(path)} - {args.model} ({_weights_label(args.weights)})"
+            if path == SAMPLE:  # a render: show the truth and the errors next to the prediction
+                from keras_patchnet.data import load_sample
+
+                _, _, truth = load_sample(with_truth=True)
+                fig = viz.error_figure(image, truth["depth"], depth, truth["normals"], normals, mask,
+                                       path=stem + "_figure.png", title=title)
+            else:
+                fig = viz.prediction_figure(image, depth, normals, mask, path=stem + "_figure.png", title=title)
             plt.close(fig)
             files.append(stem + "_figure.png")
         written.append((path, files))

@@ -133,7 +133,7 @@ def error_figure(image, depth_true, depth_pred, normals_true, normals_pred, mask
     t = np.where(mask, (depth_true - depth_true[mask].mean()) * 1000, np.nan)
     p = np.where(mask, (depth_pred - depth_pred[mask].mean()) * 1000, np.nan)
     angle = np.where(mask, angular_error_deg(np.asarray(normals_pred, "float64"), np.asarray(normals_true, "float64")), np.nan)
-    fig, axes = plt.subplots(2, 4, figsize=(15, 7.5), constrained_layout=True)
+    fig, axes = plt.subplots(2, 4, figsize=(12, 6), constrained_layout=True)
     low, high = depth_range(t, mask)
     panels = [
         (axes[0, 0], image, None, "input"),
@@ -144,11 +144,16 @@ def error_figure(image, depth_true, depth_pred, normals_true, normals_pred, mask
         (axes[1, 2], normals_to_rgb(normals_pred, mask), None, "normals, predicted"),
         (axes[1, 3], angle, dict(cmap="inferno", vmin=0), f"angular error (deg), mean {np.nanmean(angle):.1f}"),
     ]
-    for ax, data, kwargs, name in panels:
-        im = ax.imshow(data, **(kwargs or {}))
+    for ax, data, kwargs, name in panels:  # smooth resampling: small maps are not shown as blocks
+        im = ax.imshow(data, interpolation="bilinear", **(kwargs or {}))
         ax.set_title(name)
         if kwargs is not None:
             fig.colorbar(im, ax=ax, shrink=0.8)
+    flat = np.zeros(np.shape(normals_true), "float64")
+    flat[..., 2] = -1.0
+    flat_angle = angular_error_deg(flat, np.asarray(normals_true, "float64"))[mask].mean()
+    axes[1, 0].text(0.0, 0.5, f"flat plane, for reference:\n|depth error| {np.nanmean(np.abs(t)):.1f} mm\n"
+                    f"angular error {flat_angle:.1f} deg", fontsize=11, va="center", transform=axes[1, 0].transAxes)
     for ax in axes.ravel():
         ax.set_axis_off()
     if title:

@@ -2,6 +2,8 @@
 
 import os
 
+import numpy as np
+
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
 from keras_patchnet.data.dataset import PatchNetDataset, SyntheticSource, cut_patches, relative_depth
 from keras_patchnet.data.synthetic import KINDS, Sample, intrinsics, render, render_batch
@@ -10,14 +12,15 @@ from keras_patchnet.data.texless import DataError, Record, TexlessDataset, read_
 SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples", "cloth.png")
 
 
-def load_sample(threshold=24):
-    """The render shipped with the package (calibrated light, 112x112): (image (H, W, 3) uint8, mask (H, W) bool).
-
-    The mask is the pixels whose brightest channel exceeds `threshold` (of 255), as `keras-patchnet predict` finds
-    the surface without --mask.
-    """
+def load_sample(with_truth=False):
+    """The render shipped with the package: a cloth at 112x112 under the calibrated light (`render(7, 112, 112,
+    kind="cloth", lighting="fixed")`). Returns (image (H, W, 3) uint8, mask (H, W) bool), and with `with_truth`
+    also {"depth": (H, W) metres, 0 on background, "normals": (H, W, 3)}."""
     image = read_image(SAMPLE)
-    return image, image.max(axis=-1) > threshold
+    with np.load(SAMPLE.replace(".png", "_truth.npz")) as f:
+        truth = {"depth": f["depth"], "normals": f["normals"]}
+        mask = f["mask"].astype(bool)
+    return (image, mask, truth) if with_truth else (image, mask)
 
 
 # Seeds of the fixed synthetic splits: training draws from TRAIN_SEED, the held-out test set from TEST_SEED.
