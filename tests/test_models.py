@@ -247,3 +247,27 @@ def test_bad_arguments_get_a_clear_error(call, message):
 def test_bad_input_gets_a_clear_error(inputs, message):
     with pytest.raises(ValueError, match=message):
         models.baseline(patch_size=32, width=1)(inputs)
+
+
+def test_torch_layout_shortcut_changes_no_output(monkeypatch):
+    """PatchNet's inference skips Keras' torch layout copies (`models._torch_layout`); the outputs are the same as
+    with Keras' own path, and Keras' function is restored after the call. (On TensorFlow and JAX the shortcut is a
+    no-op and the comparison holds trivially.)"""
+    import contextlib
+
+    import keras_patchnet.models.patchnet as patchnet_module
+
+    keras.utils.set_random_seed(0)
+    model = models.unet(patch_size=32, width=2, min_overlap=8)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype("float32")
+    fast = model.predict_on_batch(x)
+    if keras.backend.backend() == "torch":
+        from keras.src.backend.torch import nn as torch_nn
+
+        original = torch_nn._transpose_spatial_inputs
+        model.predict_on_batch(x)
+        assert torch_nn._transpose_spatial_inputs is original
+    monkeypatch.setattr(patchnet_module, "fast_channels_last", contextlib.nullcontext)
+    plain = model.predict_on_batch(x)
+    for key in ("depth", "normals"):
+        np.testing.assert_allclose(fast[key], plain[key], rtol=1e-5, atol=1e-5)  # kernels may sum in another order

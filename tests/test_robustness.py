@@ -53,14 +53,16 @@ def test_all_nan_image_gives_finite_maps(tiny):
 
 def test_a_nan_depth_patch_is_missing_and_the_rest_is_exact():
     """Patches of a smooth surface with random offsets; one patch all NaN: the others still stitch back the surface
-    (up to one constant) everywhere they cover, and nothing is NaN."""
+    (up to one constant) everywhere they cover, and nothing is NaN (exact with a foreground, finite without)."""
     extract = PatchExtract(32, min_overlap=8)
     v, u = np.mgrid[:80, :90].astype("float32")
     surface = (0.001 * u + 0.002 * v + 0.01 * np.sin(u / 9.0))[None, ..., None]
     patches = to_numpy(extract(surface)).copy()
     patches += np.random.default_rng(0).normal(0, 0.05, (len(patches), 1, 1, 1)).astype("float32")
     patches[4] = np.nan
-    out = to_numpy(PatchStitch(32, min_overlap=8, mode="depth")(patches, output_size=(80, 90)))
+    stitch = PatchStitch(32, min_overlap=8, mode="depth")
+    assert np.isfinite(to_numpy(stitch(patches, output_size=(80, 90)))).all()  # without a foreground: finite
+    out = to_numpy(stitch(patches, output_size=(80, 90), foreground=np.ones((1, 80, 90, 1), "float32")))
     assert np.isfinite(out).all()
     grid = extract.grid(80, 90)
     covered = np.zeros((80, 90), bool)

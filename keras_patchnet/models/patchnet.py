@@ -4,6 +4,7 @@ import keras
 
 from keras_patchnet.layers import BilateralRefine, PatchExtract, PatchStitch
 from keras_patchnet.models import blocks
+from keras_patchnet.models._torch_layout import fast_channels_last
 from keras_patchnet.ops.patches import check_image_shape
 
 
@@ -176,7 +177,8 @@ class PatchNet(keras.Model):
         if self.intensity == "image":
             peak = keras.ops.max(images, axis=(1, 2, 3), keepdims=True)
             images = images * (255.0 / keras.ops.maximum(peak, 1e-6))
-        predictions = self.patch_model(self.extract(images), training=training)
+        with fast_channels_last():
+            predictions = self.patch_model(self.extract(images), training=training)
         depth = self.stitch_depth(predictions["depth"], output_size=size, foreground=foreground)
         normals = self.stitch_normals(predictions["normals"], output_size=size)
         if self.refine:

@@ -211,8 +211,9 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
 
     `solver`: "direct" (`keras.ops.linalg.solve`, default) or "cg" (2N unrolled conjugate-gradient steps, for ONNX
     export, which has no solve op; the same offsets to float32 accuracy when the overlap graph is connected).
-    Non-finite patch values are missing: they take no part in the solve (nor do the other patches' values at those
-    pixels), and a patch that is missing everywhere gets offset 0.
+    Non-finite patch values are missing: with a `foreground`, they take no part in the solve (nor do the other
+    patches' values at those pixels), and a patch missing everywhere gets offset 0; without one they count as 0 in
+    the solve. Either way the stitched pixels average only the finite values.
     Returns the offsets, the folded sum of the unshifted patches (B, Hp, Wp, 1) with missing values as 0, and the
     (B * N, P, P, 1) validity of the patch values, which the stitch reuses.
     """
@@ -225,9 +226,11 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     d = _finite_or_zero(d)
     summed = fold_patches(d, grid)
     weights = _weight_map(foreground, grid, dtype)
-    # A pixel where any covering patch is missing (non-finite) takes no part in the offset solve.
-    complete = ops.cast(fold_patches(1.0 - valid, grid) == 0, dtype)
-    weights = complete if weights is None else weights * complete
+    if weights is not None:
+        # A pixel where any covering patch is missing (non-finite) takes no part in the offset solve. (Without a
+        # foreground the overlap areas stay static, which keeps the solve free of gathers for ONNX export; missing
+        # values then count as 0 in it: the result stays finite, the offsets near a missing patch less exact.)
+        weights = weights * ops.cast(fold_patches(1.0 - valid, grid) == 0, dtype)
     count = _const(coverage(grid), dtype)
     mc = count if weights is None else weights * count
     md = summed if weights is None else weights * summed
