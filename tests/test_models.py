@@ -271,3 +271,23 @@ def test_torch_layout_shortcut_changes_no_output(monkeypatch):
     plain = model.predict_on_batch(x)
     for key in ("depth", "normals"):
         np.testing.assert_allclose(fast[key], plain[key], rtol=1e-5, atol=1e-5)  # kernels may sum in another order
+
+
+def test_patch_batch_size_runs_the_network_in_chunks_with_the_same_result():
+    keras.utils.set_random_seed(0)
+    model = models.unet(patch_size=32, width=2, min_overlap=8)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 70, 90, 3)).astype("float32")  # 2 x 12 patches
+    whole = model.predict_on_batch(x)
+    calls = []
+    network_call = model.patch_model.call
+    model.patch_model.call = lambda inputs, *a, **k: calls.append(inputs.shape[0]) or network_call(inputs, *a, **k)
+    model.patch_batch_size = 5
+    chunked = {k: to_numpy(v) for k, v in model(x).items()}
+    model.patch_model.call = network_call
+    assert calls == [5, 5, 5, 5, 4]
+    for key in ("depth", "normals"):
+        np.testing.assert_allclose(chunked[key], whole[key], rtol=1e-5, atol=1e-5)
+    config = model.get_config()
+    assert config["patch_batch_size"] == 5
+    with pytest.raises(ValueError, match="patch_batch_size"):
+        models.unet(patch_size=32, width=2, patch_batch_size=0)

@@ -94,6 +94,9 @@ class PatchNet(keras.Model):
             brightness tells the angle to the light).
         depth_solver: "direct" (default) or "cg", the offset solver of the depth stitch (`PatchStitch`); "cg"
             exports to ONNX (see `keras_patchnet.export`).
+        patch_batch_size: in inference, the patch network runs over at most this many patches at a time (default
+            256: about 0.3 GB of activations for the UNet at P = 64), so its memory is set by the chunk, not the
+            image; None runs all patches of the batch at once. Training always runs one batch (BatchNorm).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class PatchNet(keras.Model):
         normals_sigma_range=0.3,
         depth_solver="direct",
         intensity="patch",
+        patch_batch_size=256,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -146,6 +150,11 @@ class PatchNet(keras.Model):
         self.refine_diameter, self.refine_sigma_space = refine_diameter, refine_sigma_space
         self.depth_sigma_range, self.normals_sigma_range = depth_sigma_range, normals_sigma_range
         self.depth_solver = depth_solver
+        if patch_batch_size is not None and (isinstance(patch_batch_size, bool) or not isinstance(patch_batch_size, int)
+                                             or patch_batch_size < 1):
+            raise ValueError(f"`patch_batch_size` must be a positive int or None. Received: "
+                             f"patch_batch_size={patch_batch_size!r}")
+        self.patch_batch_size = patch_batch_size
         self.built = True  # the patch network is built already; the other layers hold no weights
 
     def build(self, input_shape=None):
@@ -178,13 +187,23 @@ class PatchNet(keras.Model):
             peak = keras.ops.max(images, axis=(1, 2, 3), keepdims=True)
             images = images * (255.0 / keras.ops.maximum(peak, 1e-6))
         with fast_channels_last():
-            predictions = self.patch_model(self.extract(images), training=training)
+            predictions = self._patch_predictions(self.extract(images), training)
         depth = self.stitch_depth(predictions["depth"], output_size=size, foreground=foreground)
         normals = self.stitch_normals(predictions["normals"], output_size=size)
         if self.refine:
             depth = self.refine_depth(depth, foreground=foreground)
             normals = self.refine_normals(normals, foreground=foreground)
         return {"depth": depth, "normals": normals}
+
+    def _patch_predictions(self, patches, training):
+        """The patch network over `patch_batch_size` patches at a time (inference, with a static patch count), so
+        that its activations for a large image never exist all at once; one call otherwise (training keeps one
+        batch, so BatchNorm sees every patch)."""
+        count, chunk = patches.shape[0], self.patch_batch_size
+        if training or chunk is None or count is None or count <= chunk:
+            return self.patch_model(patches, training=training)
+        parts = [self.patch_model(patches[i : i + chunk], training=training) for i in range(0, count, chunk)]
+        return {key: keras.ops.concatenate([part[key] for part in parts], axis=0) for key in parts[0]}
 
     def _new_size_new_function(self, x):
         """Drops the compiled predict function when the image size changes. TensorFlow traces it with
@@ -226,6 +245,7 @@ class PatchNet(keras.Model):
             "normals_sigma_range": self.normals_sigma_range,
             "depth_solver": self.depth_solver,
             "intensity": self.intensity,
+            "patch_batch_size": self.patch_batch_size,
         }
 
     @classmethod
