@@ -30,8 +30,7 @@ test: install
 	done; exit $$status
 
 bench: install
-	$(PY) benchmarks/bench_data.py
-	for b in $(BACKENDS); do KERAS_BACKEND=$$b $(PY) benchmarks/bench_stitch.py; KERAS_BACKEND=$$b $(PY) benchmarks/bench_models.py; done
+	$(PY) benchmarks/readme_tables.py --backends $(BACKENDS)
 
 clean:
 	rm -rf $(VENV) out

@@ -16,12 +16,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--json", help="also write the figures to this JSON file (benchmarks/readme_tables.py)")
     args = parser.parse_args()
+    result = {"size": args.size}
     start = time.perf_counter()
     for i in range(args.n):
         render(i, args.size, args.size)
     rate = args.n / (time.perf_counter() - start)
     print(f"renderer: {rate:.1f} images/s at {args.size}x{args.size} (one process)")
+    result["render_img_s"] = rate
     for mode in ("images", "patches"):
         ds = PatchNetDataset(SyntheticSource(8 * 10, args.size, args.size), batch_size=8, mode=mode, augment=True)
         start = time.perf_counter()
@@ -29,6 +32,12 @@ def main():
             x, _ = ds[i]
         rate = len(ds) / (time.perf_counter() - start)
         print(f"PatchNetDataset mode={mode}: {rate:.1f} batches/s of 8 images (x {x.shape}), augment on")
+        result[f"{mode}_batch_s"] = rate
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump(result, f)
 
 
 if __name__ == "__main__":

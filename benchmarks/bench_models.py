@@ -57,7 +57,9 @@ def main():
     parser.add_argument("--train-batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=models.list_models())
+    parser.add_argument("--json", help="also write the rows to this JSON file (benchmarks/readme_tables.py)")
     args = parser.parse_args()
+    rows = []
     xla = keras.backend.backend() != "torch"
     peak = matmul_flops()
     print(f"backend={keras.backend.backend()} jit_compile={xla} fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
@@ -81,6 +83,13 @@ def main():
              "normals": rng.normal(size=(len(x), 128, 128, 3)).astype("float32")}
         train = len(x) / best_time(lambda: net.train_on_batch(x, y), args.repeats)
         print(f"{name:>10} {infer:>12.1f} {train:>14.1f} {flops_img / 1e9:>10.2f} {100 * share:>21.0f}%")
+        rows.append({"model": name, "infer_img_s": infer, "train_patch_s": train, "gflop_img": flops_img / 1e9,
+                     "share": share, "batch": args.batch})
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump({"backend": keras.backend.backend(), "matmul_gflops": peak / 1e9, "rows": rows}, f)
 
 
 if __name__ == "__main__":

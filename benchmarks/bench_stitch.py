@@ -47,7 +47,9 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512, 1024, 2048])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the rows to this JSON file (benchmarks/readme_tables.py)")
     args = parser.parse_args()
+    rows = []
     rng = np.random.default_rng(0)
     print(f"backend={keras.backend.backend()}")
     xla = keras.backend.backend() in ("tensorflow", "jax")
@@ -69,6 +71,13 @@ def main():
             times.append(timeit(lambda: model.predict_on_batch(inputs), args.repeats) / batch)
         best = np.nanmin(times)
         print(f"{size:>6} {batch:>5} {n:>7} {times[0] * 1e3:>11.2f} {times[1] * 1e3:>14.2f} {best / size**2 * 1e9:>14.1f}")
+        rows.append({"size": size, "batch": batch, "patches": n, "xla_ms": times[0] * 1e3, "plain_ms": times[1] * 1e3,
+                     "ns_per_pixel": best / size**2 * 1e9})
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump({"backend": keras.backend.backend(), "rows": rows}, f)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,51 @@
+"""`make bench` writes the benchmark tables into the README: the splicing and the table rendering (no timing)."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tables():
+    spec = importlib.util.spec_from_file_location("readme_tables", os.path.join(ROOT, "benchmarks", "readme_tables.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_results():
+    state = {"date": "2026-12-01", "cores": 2, "load_before": 0.1, "load_after": 1.5}
+    stitch = {"rows": [{"size": 224, "batch": 32, "patches": 9, "xla_ms": 3.6, "plain_ms": 7.0, "ns_per_pixel": 72.0}]}
+    models = {"matmul_gflops": 200.0, "rows": [{"model": "unet", "infer_img_s": 11.8, "train_patch_s": 30.3,
+                                                 "gflop_img": 7.61, "share": 0.44, "batch": 32}]}
+    return {"state": state, "data": {"render_img_s": 69.0, "images_batch_s": 8.4, "patches_batch_s": 7.6},
+            "stitch_tensorflow": stitch, "models_tensorflow": models}
+
+
+def test_tables_land_between_their_markers_and_say_how_they_were_measured(tmp_path):
+    t = tables()
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:stitch -->\nold\n<!-- end bench:stitch -->\nmiddle\n"
+                      "<!-- bench:models -->\n<!-- end bench:models -->\n<!-- bench:data -->\nx\n<!-- end bench:data -->\nend\n")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "all.json").write_text(json.dumps(fake_results()))
+    t.main(["--backends", "tensorflow", "--readme", str(readme), "--from-json", str(tmp_path / "run")])
+    text = readme.read_text()
+    assert text.startswith("intro\n") and "\nmiddle\n" in text and text.endswith("end\n") and "old" not in text
+    assert "| tensorflow | 224² | 32 | 9 | 3.60 | 7.00 | 72 |" in text
+    assert "| tensorflow | 200 | unet | 7.61 | 11.8 | 30.3 | 44% |" in text
+    assert "| 69.0 | 8.4 | 7.6 |" in text
+    assert text.count("load average 0.1 before and 1.5 after") == 3
+
+
+def test_missing_markers_are_an_error_and_the_readme_has_all_of_them():
+    t = tables()
+    with pytest.raises(ValueError, match="bench:stitch"):
+        t.splice("no markers", "stitch", "table")
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    for name in ("stitch", "models", "data"):
+        assert f"<!-- bench:{name} -->" in text and f"<!-- end bench:{name} -->" in text
