@@ -170,6 +170,23 @@ def model_config(model):
     return config
 
 
+def input_contract(intensity, trained_on=None):
+    """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
+    mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
+    text = ("RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 "
+            "background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats "
+            "are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. ")
+    if intensity == "none":
+        text += ("This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 "
+                 "(predict warns when every value is <= 1), and expect another exposure to change the answer.")
+    else:
+        text += (f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not "
+                 f"matter.")
+    if trained_on:
+        text += f" Trained on {trained_on}; other scales and lights are outside what it was trained for."
+    return text
+
+
 MODEL_CARD = """---
 library_name: keras
 license: {license}
@@ -226,8 +243,7 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None):
         json.dump(config, f, indent=2, sort_keys=True)
     model.save_weights(os.path.join(folder, WEIGHTS_FILE))
     metadata.setdefault("license", "apache-2.0")
-    metadata.setdefault("input_contract", "RGB images (B, H, W, 3), uint8 or float, any scale (each patch is divided "
-                        "by its own maximum), any size; optional foreground mask (B, H, W, 1).")
+    metadata.setdefault("input_contract", input_contract(getattr(model, "intensity", "patch")))
     metadata.setdefault("training", "Not recorded.")
     metadata.setdefault("metrics", {})
     metadata.setdefault("metrics_command", "n/a")

@@ -15,9 +15,14 @@ PRESETS = {
                'model.weights.h5': '259f4d4826a711a6ba346f4fb432d790a300f2c6697412225e65c8d383b67509'},
      'config': {'arch': 'baseline', 'patch_size': 64, 'width': 8, 'min_overlap': 32, 'intensity': 'none'},
      'trainable_params': 768204,
-     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders '
-                       'with patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
-                       "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
+     'input_contract': 'RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, '
+                       '0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers '
+                       'and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as '
+                       "background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] "
+                       'float image by 255 (predict warns when every value is <= 1), and expect another exposure to '
+                       'change the answer. Trained on 112x112 renders with patches of 64 (a surface of about 0.3 m '
+                       "at 1.0-1.4 m filling about half the image), lighting='fixed'; other scales and lights are "
+                       'outside what it was trained for.',
      'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
                           '(TRAIN_SEED=0, epoch, i)',
                   'recipe': 'python examples/train_from_scratch.py --model baseline --epochs 40 --steps 100 '
@@ -55,9 +60,14 @@ PRESETS = {
                 'network_kwargs': {'encoder_activation': 'relu'},
                 'intensity': 'none'},
      'trainable_params': 10756132,
-     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 224x224 renders '
-                       'with patches of 128 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
-                       "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
+     'input_contract': 'RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, '
+                       '0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers '
+                       'and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as '
+                       "background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] "
+                       'float image by 255 (predict warns when every value is <= 1), and expect another exposure to '
+                       'change the answer. Trained on 224x224 renders with patches of 128 (a surface of about 0.3 m '
+                       "at 1.0-1.4 m filling about half the image), lighting='fixed'; other scales and lights are "
+                       'outside what it was trained for.',
      'training': {'data': "synthetic renders (224x224, lighting='fixed'), new renders every epoch, seeds "
                           '(TRAIN_SEED=0, 2, epoch, i)',
                   'recipe': 'stage 1: python examples/train_from_scratch.py --model inception --out '
@@ -95,9 +105,14 @@ PRESETS = {
                'model.weights.h5': 'fb3a362b4334e167742272d545ea081db26f005f5ed49a4929fcc1c7f118cadb'},
      'config': {'arch': 'unet', 'patch_size': 64, 'width': 8, 'min_overlap': 32, 'intensity': 'none'},
      'trainable_params': 1005644,
-     'input_contract': 'RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on 112x112 renders with '
-                       'patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), '
-                       "lighting='fixed'. Optional foreground mask (B, H, W, 1).",
+     'input_contract': 'RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, '
+                       '0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers '
+                       'and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as '
+                       "background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] "
+                       'float image by 255 (predict warns when every value is <= 1), and expect another exposure to '
+                       'change the answer. Trained on 112x112 renders with patches of 64 (a surface of about 0.3 m '
+                       "at 1.0-1.4 m filling about half the image), lighting='fixed'; other scales and lights are "
+                       'outside what it was trained for.',
      'training': {'data': "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
                           '(TRAIN_SEED=0, 1, 3, 4, 5, epoch, i)',
                   'recipe': 'stage 1: python examples/train_from_scratch.py --model unet --out runs/unet-calibrated '

@@ -123,9 +123,9 @@ def main(argv=None):
     }
     metrics_command = (f"python -m keras_patchnet.evaluation --model {config['arch']} --weights {args.name} "
                        f"--images {metrics['num_images']} --size {size} --lighting {lighting}")
-    input_contract = (f"RGB images (B, H, W, 3), uint8 or float, any scale, any size; trained on {size}x{size} renders "
-                      f"with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m filling about "
-                      f"half the image), lighting={lighting!r}. Optional foreground mask (B, H, W, 1).")
+    input_contract = hub.input_contract(config["intensity"], (
+        f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m filling "
+        f"about half the image), lighting={lighting!r}"))
     folder = os.path.join(HERE, args.name)
     golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]
     hub.save_preset(model, folder, name=args.name, golden_images=golden, metadata={
