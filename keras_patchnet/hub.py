@@ -16,6 +16,9 @@ from keras_patchnet import presets as presets_lib
 
 WEIGHTS_FILE = "model.weights.h5"
 CONFIG_FILE = "config.json"
+# The default preset's files install with the package (PACKAGED_WEIGHTS); a source checkout also holds the others
+# in <repo>/weights (SOURCE_WEIGHTS); everything else comes from the Hub by pinned revision.
+PACKAGED_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 SOURCE_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
 
 
@@ -56,8 +59,8 @@ def download_preset(name, cache_dir=None, endpoint=None, token=None):
 
     preset = presets_lib.PRESETS[name]
     if not preset.get("revision"):
-        raise WeightsError(f"Preset {name!r} is not published on the Hub yet; load it from a source checkout's "
-                           f"weights/{name}/ or pass a local path as `pretrained`.")
+        raise WeightsError(f"Preset {name!r} is neither installed with the package nor published on the Hub yet; "
+                           f"load it from a source checkout's weights/{name}/ or pass a local path as `pretrained`.")
     folder = None
     for filename, expected in preset["files"].items():
         kwargs = dict(revision=preset["revision"], cache_dir=cache_dir, endpoint=endpoint, token=token, local_files_only=_offline())
@@ -145,15 +148,22 @@ def load_pretrained(arch, pretrained, architecture=None, cache_dir=None, endpoin
         raise ValueError(f"`pretrained` must be a bool, a preset tag or name, or a path. Received: {pretrained!r}")
     name = resolve_preset(arch, pretrained)
     preset = presets_lib.PRESETS[name]
-    local = os.path.join(SOURCE_WEIGHTS, name)
-    if os.path.isdir(local) and all(
-        os.path.isfile(os.path.join(local, f)) and sha256(os.path.join(local, f)) == h for f, h in preset["files"].items()
-    ):
-        folder = local
-    else:
-        folder = download_preset(name, cache_dir=cache_dir, endpoint=endpoint)
+    folder = local_preset_folder(name) or download_preset(name, cache_dir=cache_dir, endpoint=endpoint)
     _, weights = _check_folder(folder, name, preset["config"])
     return load_weights(build_from_config(preset["config"], **kwargs), weights, f"preset {name!r}")
+
+
+def local_preset_folder(name):
+    """The folder of preset `name` shipped with the package or in a source checkout, if its files are there and
+    match their sha256 (checked like a download), else None."""
+    files = presets_lib.PRESETS[name]["files"]
+    for root in (PACKAGED_WEIGHTS, SOURCE_WEIGHTS):
+        local = os.path.join(root, name)
+        if os.path.isdir(local) and all(
+            os.path.isfile(os.path.join(local, f)) and sha256(os.path.join(local, f)) == h for f, h in files.items()
+        ):
+            return local
+    return None
 
 
 def model_config(model):

@@ -56,7 +56,7 @@ def test_a_single_stage_card_without_out_or_seed_cannot_be_continued(build_prese
 def test_the_shipped_unet_card_lists_every_stage_with_its_seed(build_preset):
     build_preset.HERE = os.path.join(ROOT, "weights")
     stages = build_preset._preset_stages("unet.synthetic-calibrated")
-    with open(os.path.join(ROOT, "weights", "unet.synthetic-calibrated", "metadata.json")) as f:
+    with open(os.path.join(build_preset._folder("unet.synthetic-calibrated"), "metadata.json")) as f:
         data = json.load(f)["training"]["data"]
     assert f"TRAIN_SEED={', '.join(str(build_preset._seed(c)) for c in stages)}, epoch, i" in data
     for earlier, later in zip(stages, stages[1:]):  # each stage starts from the one before it

@@ -41,6 +41,7 @@ def published(server, tmp_path, monkeypatch):
     }
     monkeypatch.setattr(presets, "PRESETS", table)
     monkeypatch.setattr(hub, "SOURCE_WEIGHTS", str(tmp_path / "no-source-checkout"))
+    monkeypatch.setattr(hub, "PACKAGED_WEIGHTS", str(tmp_path / "nothing-packaged"))
     golden = np.load(os.path.join(folder, "golden.npz"))
     return {"cache": str(tmp_path / "hf-cache"), "golden": golden, "revision": revision}
 
@@ -168,7 +169,7 @@ def test_shipped_presets_load_from_the_source_checkout_and_reproduce_their_golde
     for name in presets.list_pretrained():
         arch, tag = name.split(".", 1)
         model = models.create_model(arch, pretrained=tag)
-        golden = np.load(os.path.join(hub.SOURCE_WEIGHTS, name, "golden.npz"))
+        golden = np.load(os.path.join(hub.local_preset_folder(name), "golden.npz"))
         out = model.predict_on_batch(golden["images"].astype("float32"))
         np.testing.assert_allclose(np.asarray(out["depth"]), golden["depth"], atol=1e-4)
         np.testing.assert_allclose(np.asarray(out["normals"]), golden["normals"], atol=1e-4)

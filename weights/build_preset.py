@@ -34,9 +34,15 @@ def _recipe(run):
         return json.load(f)["recipe"]
 
 
+def _folder(name):
+    """Where preset `name` lives: inside the package for the ones that install with it, else weights/<name>."""
+    packaged = os.path.join(hub.PACKAGED_WEIGHTS, name)
+    return packaged if os.path.isdir(packaged) else os.path.join(HERE, name)
+
+
 def _preset_stages(name):
     """The stage commands recorded in shipped preset `name`'s metadata.json, first stage first."""
-    path = os.path.join(HERE, name, "metadata.json")
+    path = os.path.join(_folder(name), "metadata.json")
     if not os.path.isfile(path):
         raise ValueError(f"--earlier-preset {name}: no shipped preset card at {path}")
     with open(path) as f:
@@ -126,7 +132,7 @@ def main(argv=None):
     input_contract = hub.input_contract(config["intensity"], (
         f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m filling "
         f"about half the image), lighting={lighting!r}"))
-    folder = os.path.join(HERE, args.name)
+    folder = _folder(args.name)
     golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]
     hub.save_preset(model, folder, name=args.name, golden_images=golden, metadata={
         "training": training, "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
