@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BACKENDS ?= tensorflow torch jax
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install predict demo test bench clean
+.PHONY: install predict demo test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ test: install
 	  echo "=== KERAS_BACKEND=$$b"; \
 	  KERAS_BACKEND=$$b $(PY) -m pytest -q $(PYTEST_ARGS) || status=1; \
 	done; exit $$status
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	$(PY) benchmarks/readme_tables.py --backends $(BACKENDS)

@@ -1,6 +1,6 @@
 """Data throughput: renderer images/s (one core) and PatchNetDataset batches/s, so training is never data-bound.
 
-    python benchmarks/bench_data.py [--size 224] [--n 200]
+python benchmarks/bench_data.py [--size 224] [--n 200]
 """
 
 import argparse

@@ -79,12 +79,22 @@ def main():
         share = conv_flops(net) * len(patches) / fwd / peak
         net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=xla)
         x = patches[: args.train_batch]
-        y = {"depth": rng.normal(size=(len(x), 128, 128, 1)).astype("float32"),
-             "normals": rng.normal(size=(len(x), 128, 128, 3)).astype("float32")}
+        y = {
+            "depth": rng.normal(size=(len(x), 128, 128, 1)).astype("float32"),
+            "normals": rng.normal(size=(len(x), 128, 128, 3)).astype("float32"),
+        }
         train = len(x) / best_time(lambda: net.train_on_batch(x, y), args.repeats)
         print(f"{name:>10} {infer:>12.1f} {train:>14.1f} {flops_img / 1e9:>10.2f} {100 * share:>21.0f}%")
-        rows.append({"model": name, "infer_img_s": infer, "train_patch_s": train, "gflop_img": flops_img / 1e9,
-                     "share": share, "batch": args.batch})
+        rows.append(
+            {
+                "model": name,
+                "infer_img_s": infer,
+                "train_patch_s": train,
+                "gflop_img": flops_img / 1e9,
+                "share": share,
+                "batch": args.batch,
+            }
+        )
     if args.json:
         import json
 

@@ -70,9 +70,19 @@ def main():
             model.compile(jit_compile=jit)
             times.append(timeit(lambda: model.predict_on_batch(inputs), args.repeats) / batch)
         best = np.nanmin(times)
-        print(f"{size:>6} {batch:>5} {n:>7} {times[0] * 1e3:>11.2f} {times[1] * 1e3:>14.2f} {best / size**2 * 1e9:>14.1f}")
-        rows.append({"size": size, "batch": batch, "patches": n, "xla_ms": times[0] * 1e3, "plain_ms": times[1] * 1e3,
-                     "ns_per_pixel": best / size**2 * 1e9})
+        print(
+            f"{size:>6} {batch:>5} {n:>7} {times[0] * 1e3:>11.2f} {times[1] * 1e3:>14.2f} {best / size**2 * 1e9:>14.1f}"
+        )
+        rows.append(
+            {
+                "size": size,
+                "batch": batch,
+                "patches": n,
+                "xla_ms": times[0] * 1e3,
+                "plain_ms": times[1] * 1e3,
+                "ns_per_pixel": best / size**2 * 1e9,
+            }
+        )
     if args.json:
         import json
 

@@ -41,37 +41,51 @@ def measure(backends, folder):
 
 
 def how(state, command):
-    return (f"_Measured by `{command}` (`make bench`) on {state['date']}, {state['cores']} CPU cores, 1-minute load "
-            f"average {state['load_before']:.1f} before and {state['load_after']:.1f} after (a load above 0 means "
-            f"other jobs shared the CPU: expect faster figures on a quiet machine)._")
+    return (
+        f"_Measured by `{command}` (`make bench`) on {state['date']}, {state['cores']} CPU cores, 1-minute load "
+        f"average {state['load_before']:.1f} before and {state['load_after']:.1f} after (a load above 0 means "
+        f"other jobs shared the CPU: expect faster figures on a quiet machine)._"
+    )
 
 
 def stitch_table(results, backends):
-    lines = ["| backend | size | batch | patches | XLA ms / img | no-XLA ms / img | ns / pixel (best) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| backend | size | batch | patches | XLA ms / img | no-XLA ms / img | ns / pixel (best) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for b in backends:
         for r in results[f"stitch_{b}"]["rows"]:
             xla = "–" if r["xla_ms"] != r["xla_ms"] else f"{r['xla_ms']:.2f}"
-            lines.append(f"| {b} | {r['size']}² | {r['batch']} | {r['patches']} | {xla} | {r['plain_ms']:.2f} | "
-                         f"{r['ns_per_pixel']:.0f} |")
+            lines.append(
+                f"| {b} | {r['size']}² | {r['batch']} | {r['patches']} | {xla} | {r['plain_ms']:.2f} | "
+                f"{r['ns_per_pixel']:.0f} |"
+            )
     return "\n".join([how(results["state"], "python benchmarks/bench_stitch.py"), ""] + lines)
 
 
 def models_table(results, backends):
-    lines = ["| backend | fp32 matmul GFLOP/s | model | GFLOP / img | infer img/s (224², batch 32) | train patch/s | "
-             "forward % of matmul |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| backend | fp32 matmul GFLOP/s | model | GFLOP / img | infer img/s (224², batch 32) | train patch/s | "
+        "forward % of matmul |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for b in backends:
         res = results[f"models_{b}"]
         for r in res["rows"]:
-            lines.append(f"| {b} | {res['matmul_gflops']:.0f} | {r['model']} | {r['gflop_img']:.2f} | "
-                         f"{r['infer_img_s']:.1f} | {r['train_patch_s']:.1f} | {100 * r['share']:.0f}% |")
+            lines.append(
+                f"| {b} | {res['matmul_gflops']:.0f} | {r['model']} | {r['gflop_img']:.2f} | "
+                f"{r['infer_img_s']:.1f} | {r['train_patch_s']:.1f} | {100 * r['share']:.0f}% |"
+            )
     return "\n".join([how(results["state"], "python benchmarks/bench_models.py"), ""] + lines)
 
 
 def data_table(results):
     d = results["data"]
-    lines = ["| renderer images/s (one process) | PatchNetDataset batches/s, images | patches |", "|---|---|---|",
-             f"| {d['render_img_s']:.1f} | {d['images_batch_s']:.1f} | {d['patches_batch_s']:.1f} |"]
+    lines = [
+        "| renderer images/s (one process) | PatchNetDataset batches/s, images | patches |",
+        "|---|---|---|",
+        f"| {d['render_img_s']:.1f} | {d['images_batch_s']:.1f} | {d['patches_batch_s']:.1f} |",
+    ]
     return "\n".join([how(results["state"], "python benchmarks/bench_data.py"), ""] + lines)
 
 

@@ -47,8 +47,9 @@ def main(argv=None):
     optimizer = keras.optimizers.Adam(args.lr) if args.optimizer == "adam" else keras.optimizers.SGD(args.lr)
     net.compile(optimizer=optimizer, loss=kp.losses.patchnet_losses())
     source = kp.data.SyntheticSource(args.batch_size, 48, 48, seed=0, resample=False)
-    data = kp.data.PatchNetDataset(source, batch_size=args.batch_size, mode="patches", patch_size=args.patch_size,
-                                   shuffle=False)
+    data = kp.data.PatchNetDataset(
+        source, batch_size=args.batch_size, mode="patches", patch_size=args.patch_size, shuffle=False
+    )
     x, y = data[0]
     x, y = x[: args.batch_size], {k: v[: args.batch_size] for k, v in y.items()}
     losses = [float(np.asarray(net.train_on_batch(x, y, return_dict=True)["loss"])) for _ in range(args.steps)]

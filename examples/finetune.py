@@ -41,8 +41,14 @@ def main(argv=None):
 
     model = kp.models.unet(pretrained=True if args.weights == "true" else args.weights)
     train, test = kp.data.TexlessDataset(args.data).split(by="sequence")
-    data = kp.data.PatchNetDataset(train, batch_size=args.batch_size, mode="patches", patch_size=model.patch_size,
-                                   min_overlap=model.min_overlap, augment=True)
+    data = kp.data.PatchNetDataset(
+        train,
+        batch_size=args.batch_size,
+        mode="patches",
+        patch_size=model.patch_size,
+        min_overlap=model.min_overlap,
+        augment=True,
+    )
     before = kp.evaluation.evaluate_dataset(model, test)["model"]
 
     set_encoder_trainable(model.patch_model, False)  # 1. adapt the decoders to the new images
@@ -51,14 +57,22 @@ def main(argv=None):
     losses += fit_stage(model, data, args.epochs, 2e-4)
 
     after = kp.evaluation.evaluate_dataset(model, test)["model"]
-    folder = kp.hub.save_preset(model, args.out, name="unet.finetuned", metadata={
-        "training": {"from": str(args.weights), "data": os.path.abspath(args.data), "losses": losses},
-        "metrics": {"model": after},
-    })
+    folder = kp.hub.save_preset(
+        model,
+        args.out,
+        name="unet.finetuned",
+        metadata={
+            "training": {"from": str(args.weights), "data": os.path.abspath(args.data), "losses": losses},
+            "metrics": {"model": after},
+        },
+    )
     reloaded = kp.models.unet(pretrained=folder)  # what a user of the folder gets
     image = test.load(0)["image"][None].astype("float32")
-    np.testing.assert_allclose(np.asarray(reloaded.predict_on_batch(image)["depth"]),
-                               np.asarray(model.predict_on_batch(image)["depth"]), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(reloaded.predict_on_batch(image)["depth"]),
+        np.asarray(model.predict_on_batch(image)["depth"]),
+        atol=1e-5,
+    )
     for key in ("depth_mae_mm", "mean_angle_deg"):
         print(f"{key}: {before[key]['mean']:.2f} -> {after[key]['mean']:.2f} (held-out sequences)")
     print(f"saved to {folder}; reload with keras_patchnet.models.unet(pretrained={folder!r})")

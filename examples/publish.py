@@ -31,8 +31,9 @@ def main(argv=None):
     metadata = json.load(open(metadata_path)) if os.path.exists(metadata_path) else {}
     name = metadata.pop("name", f"{arch}.custom")
     metadata.pop("trainable_params", None)
-    info = kp.hub.push_to_hub(model, args.repo_id, name=name, metadata=metadata, token=args.token,
-                              endpoint=args.endpoint)
+    info = kp.hub.push_to_hub(
+        model, args.repo_id, name=name, metadata=metadata, token=args.token, endpoint=args.endpoint
+    )
     print(f"https://huggingface.co/{args.repo_id} revision {info.oid} (pin this in presets.py)")
     return info
 

@@ -1,6 +1,6 @@
 """Quickstart: the pretrained UNet PatchNet on the sample render -> depth, normals and a point cloud.
 
-    python examples/quickstart.py [IMAGE] [--weights true|PRESET|FOLDER] [--out out/quickstart]
+python examples/quickstart.py [IMAGE] [--weights true|PRESET|FOLDER] [--out out/quickstart]
 """
 
 import argparse
@@ -20,13 +20,13 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     model = kp.models.unet(pretrained=True if args.weights == "true" else args.weights)
-    image = kp.data.read_image(args.image)                   # (H, W, 3) uint8, any size
-    mask = image.max(axis=-1) > 24                            # the surface, on a dark background
+    image = kp.data.read_image(args.image)  # (H, W, 3) uint8, any size
+    mask = image.max(axis=-1) > 24  # the surface, on a dark background
     out = model.predict_on_batch({"images": image[None].astype("float32"), "mask": mask[None, ..., None]})
-    depth = np.asarray(out["depth"])[0, ..., 0]               # relative depth in metres
-    normals = np.asarray(out["normals"])[0]                   # unit normals, camera frame, towards the camera
+    depth = np.asarray(out["depth"])[0, ..., 0]  # relative depth in metres
+    normals = np.asarray(out["normals"])[0]  # unit normals, camera frame, towards the camera
 
-    K = kp.data.intrinsics(*image.shape[:2])                  # or your camera's 3x3 matrix
+    K = kp.data.intrinsics(*image.shape[:2])  # or your camera's 3x3 matrix
     absolute = np.where(mask, depth - depth[mask].mean() + 1.2, 0.0)  # place the surface 1.2 m away
     cloud = kp.geometry.point_cloud(absolute, K, mask, normals=normals, colors=image)
     os.makedirs(args.out, exist_ok=True)

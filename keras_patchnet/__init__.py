@@ -9,7 +9,21 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "evaluation", "export", "geometry", "hub", "layers", "losses", "metrics", "models", "ops", "presets", "training", "viz")
+_SUBMODULES = (
+    "data",
+    "evaluation",
+    "export",
+    "geometry",
+    "hub",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "presets",
+    "training",
+    "viz",
+)
 __all__ = list(_SUBMODULES) + ["__version__"]
 
 

@@ -20,7 +20,9 @@ import sys
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
 # (the size and light of the shipped UNet's training renders).
-SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png")  # = data.SAMPLE (no Keras import here)
+SAMPLE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png"
+)  # = data.SAMPLE (no Keras import here)
 MODELS = ("baseline", "unet", "inception")
 BACKENDS = ("tensorflow", "torch", "jax")  # keras_patchnet.models.list_models(), without importing Keras here
 
@@ -38,8 +40,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_model_options(p, pretrained_default="true"):
     p.add_argument("--model", default="unet", choices=MODELS, help="architecture (default unet)")
-    p.add_argument("--weights", default=pretrained_default,
-                   help='"true" (the default preset), a preset name or tag, a folder or .weights.h5 file, or "none"')
+    p.add_argument(
+        "--weights",
+        default=pretrained_default,
+        help='"true" (the default preset), a preset name or tag, a folder or .weights.h5 file, or "none"',
+    )
 
 
 def build_parser():
@@ -55,20 +60,35 @@ def build_parser():
     p.add_argument("--sample", action="store_true", help="also predict on the sample render shipped with the package")
     p.add_argument("--out", default="out/predict", help="output folder (default out/predict)")
     p.add_argument("--mask", help="foreground mask image (white = surface), same size as the image(s)")
-    p.add_argument("--threshold", type=int, default=24,
-                   help="without --mask, pixels whose brightest channel is above this (0-255) are foreground, "
-                        "for images on a dark background; 0 = every pixel (default 24)")
-    p.add_argument("--intrinsics", help='"fx,fy,cx,cy" or a file with a 3x3 matrix (default: the renderer\'s '
-                                        'Kinect-like camera scaled to the image width)')
-    p.add_argument("--distance", type=float, default=1.2,
-                   help="camera distance of the surface's mean depth in metres, for the point cloud (default 1.2)")
+    p.add_argument(
+        "--threshold",
+        type=int,
+        default=24,
+        help="without --mask, pixels whose brightest channel is above this (0-255) are foreground, "
+        "for images on a dark background; 0 = every pixel (default 24)",
+    )
+    p.add_argument(
+        "--intrinsics",
+        help='"fx,fy,cx,cy" or a file with a 3x3 matrix (default: the renderer\'s '
+        "Kinect-like camera scaled to the image width)",
+    )
+    p.add_argument(
+        "--distance",
+        type=float,
+        default=1.2,
+        help="camera distance of the surface's mean depth in metres, for the point cloud (default 1.2)",
+    )
     p.add_argument("--no-figure", action="store_true", help="skip the matplotlib figure")
     _add_model_options(p)
 
     p = sub.add_parser("evaluate", parents=[common], help="metrics on a dataset folder (the real dataset's layout)")
     p.add_argument("dataset", help="dataset folder: <object>/{images,depth_maps,normals}/<sequence>/...")
-    p.add_argument("--split", choices=("all", "test"), default="all",
-                   help='"test": only the held-out sequences of the default sequence split (default all)')
+    p.add_argument(
+        "--split",
+        choices=("all", "test"),
+        default="all",
+        help='"test": only the held-out sequences of the default sequence split (default all)',
+    )
     p.add_argument("--out", default="out/evaluate")
     p.add_argument("--figures", type=int, default=8, help="error heat-map figures to write (default 8)")
     _add_model_options(p)
@@ -79,7 +99,9 @@ def build_parser():
     training.add_arguments(p, skip=("model", "pretrained", "verbose"))
     _add_model_options(p, pretrained_default="none")
 
-    p = sub.add_parser("push", parents=[common], help="publish a trained folder to the Hugging Face Hub with a model card")
+    p = sub.add_parser(
+        "push", parents=[common], help="publish a trained folder to the Hugging Face Hub with a model card"
+    )
     p.add_argument("folder", help="a folder with config.json and model.weights.h5 (from `train` or save_preset)")
     p.add_argument("repo_id", help="user/name on the Hub")
     p.add_argument("--name", help="preset name for the card (default <arch>.custom)")
@@ -109,7 +131,9 @@ def _select_backend(argv):
         import keras
 
         if keras.backend.backend() != backend:
-            raise CLIError(f"--backend {backend}: Keras is already running on {keras.backend.backend()} in this process")
+            raise CLIError(
+                f"--backend {backend}: Keras is already running on {keras.backend.backend()} in this process"
+            )
     os.environ["KERAS_BACKEND"] = backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -198,8 +222,10 @@ def _foreground(args, image, path):
     if args.mask:
         mask = _read_rgb(args.mask, native=True).max(axis=-1) > 0  # any non-zero pixel: 0/1 and 0/255 masks alike
         if mask.shape != image.shape[:2]:
-            raise CLIError(f"--mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} but image {path} is "
-                           f"{image.shape[1]}x{image.shape[0]} (width x height)")
+            raise CLIError(
+                f"--mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} but image {path} is "
+                f"{image.shape[1]}x{image.shape[0]} (width x height)"
+            )
     elif path == SAMPLE:  # the shipped render knows its surface
         from keras_patchnet.data import load_sample
 
@@ -209,8 +235,10 @@ def _foreground(args, image, path):
     if not mask.any() and args.mask:
         raise CLIError(f"--mask {args.mask} is empty (every pixel is 0) for image {path}")
     if not mask.any():
-        raise CLIError(f"{path}: empty foreground (no pixel brighter than --threshold {args.threshold} of 255); "
-                       f"pass --mask or a lower --threshold")
+        raise CLIError(
+            f"{path}: empty foreground (no pixel brighter than --threshold {args.threshold} of 255); "
+            f"pass --mask or a lower --threshold"
+        )
     return mask
 
 
@@ -233,8 +261,7 @@ def predict(args):
     progress = progress_bar(len(images), "image")
     written = []
     for i, ((path, image), (_, native), mask, K) in enumerate(zip(images, raw, masks, cameras)):
-        out = model.predict_on_batch({"images": native[None],
-                                      "mask": mask[None, ..., None].astype("float32")})
+        out = model.predict_on_batch({"images": native[None], "mask": mask[None, ..., None].astype("float32")})
         depth, normals = np.asarray(out["depth"])[0, ..., 0], np.asarray(out["normals"])[0]
         depth = np.where(mask, depth - depth[mask].mean(), 0.0).astype("float32")
         length = np.linalg.norm(normals, axis=-1, keepdims=True)  # unit, also where an untrained net is near 0
@@ -256,8 +283,16 @@ def predict(args):
                 from keras_patchnet.data import load_sample
 
                 _, _, truth = load_sample(with_truth=True)
-                fig = viz.error_figure(image, truth["depth"], depth, truth["normals"], normals, mask,
-                                       path=stem + "_figure.png", title=title)
+                fig = viz.error_figure(
+                    image,
+                    truth["depth"],
+                    depth,
+                    truth["normals"],
+                    normals,
+                    mask,
+                    path=stem + "_figure.png",
+                    title=title,
+                )
             else:
                 fig = viz.prediction_figure(image, depth, normals, mask, path=stem + "_figure.png", title=title)
             plt.close(fig)
@@ -283,8 +318,9 @@ def evaluate(args):
     model = _load_model(args)
     os.makedirs(args.out, exist_ok=True)
     try:
-        result = evaluate_dataset(model, dataset, verbose=1, figures_dir=os.path.join(args.out, "figures"),
-                                  max_figures=args.figures)
+        result = evaluate_dataset(
+            model, dataset, verbose=1, figures_dir=os.path.join(args.out, "figures"), max_figures=args.figures
+        )
     except DataError as e:
         raise CLIError(str(e)) from None
     rows = result.pop("per_image")
@@ -294,7 +330,10 @@ def evaluate(args):
         writer.writerows(rows)
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(result, f, indent=2)
-    print(f"\n{result['num_images']} images of {args.dataset} ({args.split}), {args.model} ({_weights_label(args.weights)})\n")
+    print(
+        f"\n{result['num_images']} images of {args.dataset} ({args.split}), {args.model} "
+        f"({_weights_label(args.weights)})\n"
+    )
     print("| metric | model | flat plane |\n|---|---|---|")
     for key, value in result["model"].items():
         flat = result["flat_plane"][key]
@@ -305,7 +344,8 @@ def evaluate(args):
 
 def train(args):
     from keras_patchnet.data import DataError
-    from keras_patchnet.training import DEFAULTS, parse_pretrained, train as run
+    from keras_patchnet.training import DEFAULTS, parse_pretrained
+    from keras_patchnet.training import train as run
 
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)}
     options["pretrained"] = parse_pretrained(args.weights)
@@ -340,13 +380,25 @@ def push(args):
         if os.path.isfile(path):
             with open(path) as f:
                 loaded = json.load(f)
-            metadata.update(loaded if name == "metadata.json" else
-                            {"metrics": {k: loaded[k] for k in ("model", "flat_plane") if k in loaded},
-                             "training": {k: str(v) for k, v in loaded.get("recipe", {}).items()}})
+            metadata.update(
+                loaded
+                if name == "metadata.json"
+                else {
+                    "metrics": {k: loaded[k] for k in ("model", "flat_plane") if k in loaded},
+                    "training": {k: str(v) for k, v in loaded.get("recipe", {}).items()},
+                }
+            )
     metadata.pop("name", None)
     metadata.pop("trainable_params", None)
-    info = hub.push_to_hub(model, args.repo_id, name=args.name, metadata=metadata, token=args.token,
-                           endpoint=args.endpoint, private=args.private)
+    info = hub.push_to_hub(
+        model,
+        args.repo_id,
+        name=args.name,
+        metadata=metadata,
+        token=args.token,
+        endpoint=args.endpoint,
+        private=args.private,
+    )
     print(f"Pushed {args.folder} to {args.repo_id} at revision {info.oid}")
     return 0
 
@@ -368,8 +420,10 @@ def bench(args):
         times.append(time.perf_counter() - start)
         progress.update(i + 1)
     best = min(times)
-    print(f"{args.model} on {keras.backend.backend()}: {args.batch_size} images of {args.size}x{args.size} in "
-          f"{best * 1000:.1f} ms (best of {args.repeats}) = {args.batch_size / best:.2f} images/s")
+    print(
+        f"{args.model} on {keras.backend.backend()}: {args.batch_size} images of {args.size}x{args.size} in "
+        f"{best * 1000:.1f} ms (best of {args.repeats}) = {args.batch_size / best:.2f} images/s"
+    )
     return 0
 
 

@@ -28,8 +28,14 @@ def run(out_dir, seed=3, size=224):
     mask = s.mask[None, ..., None].astype("float32")
     extract = PatchExtract(128, min_overlap=64)
     depth_patches = keras.ops.convert_to_numpy(extract(depth))
-    depth_patches = depth_patches + rng.uniform(-0.2, 0.2, (len(depth_patches), 1, 1, 1)) + rng.normal(0, 0.002, depth_patches.shape)
-    normal_patches = keras.ops.convert_to_numpy(extract(normals)) + rng.normal(0, 0.1, (len(depth_patches), 128, 128, 3))
+    depth_patches = (
+        depth_patches
+        + rng.uniform(-0.2, 0.2, (len(depth_patches), 1, 1, 1))
+        + rng.normal(0, 0.002, depth_patches.shape)
+    )
+    normal_patches = keras.ops.convert_to_numpy(extract(normals)) + rng.normal(
+        0, 0.1, (len(depth_patches), 128, 128, 3)
+    )
     depth_patches, normal_patches = depth_patches.astype("float32"), normal_patches.astype("float32")
 
     naive = keras.ops.convert_to_numpy(PatchStitch(128, 64, mode="mean")(depth_patches, output_size=(size, size)))
@@ -47,7 +53,9 @@ def run(out_dir, seed=3, size=224):
     report = {
         "depth MAE, patches averaged without offsets (mm)": aligned_mae_mm(naive),
         "depth MAE, stitched + refined (mm)": aligned_mae_mm(refined),
-        "normal error of the noisy patches (deg)": float(angular_error_deg(normal_patches[4], keras.ops.convert_to_numpy(extract(normals))[4]).mean()),
+        "normal error of the noisy patches (deg)": float(
+            angular_error_deg(normal_patches[4], keras.ops.convert_to_numpy(extract(normals))[4]).mean()
+        ),
         "normal error, stitched + refined (deg)": float(angular_error_deg(n_refined[0][fg], s.normals[fg]).mean()),
     }
     os.makedirs(out_dir, exist_ok=True)

@@ -58,7 +58,7 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
 
     records = getattr(dataset, "records", None)
     progress = progress_bar(len(dataset), "image") if verbose else None
-    rows, truth, pred = [], {"depth": [], "normals": []}, {"depth": [], "normals": []}
+    rows = []
     model_per_image, flat_per_image = [], []
     for i in range(len(dataset)):
         s = dataset.load(i)
@@ -71,27 +71,49 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
         model_per_image.append(m)
         flat_per_image.append(f)
         name = os.path.relpath(records[i].image, dataset.root) if records is not None else str(i)
-        rows.append({"image": name, **{k: round(v, 4) for k, v in m.items()},
-                     **{f"flat_{k}": round(f[k], 4) for k in ("depth_mae_mm", "mean_angle_deg")}})
+        rows.append(
+            {
+                "image": name,
+                **{k: round(v, 4) for k, v in m.items()},
+                **{f"flat_{k}": round(f[k], 4) for k in ("depth_mae_mm", "mean_angle_deg")},
+            }
+        )
         if figures_dir is not None and i < max_figures:
             import matplotlib.pyplot as plt
 
             from keras_patchnet import viz
 
             os.makedirs(figures_dir, exist_ok=True)
-            fig = viz.error_figure(s["image"], dt, d, nt, n, mask=s.get("mask"),
-                                   path=os.path.join(figures_dir, f"errors_{i:04d}.png"), title=name)
+            fig = viz.error_figure(
+                s["image"],
+                dt,
+                d,
+                nt,
+                n,
+                mask=s.get("mask"),
+                path=os.path.join(figures_dir, f"errors_{i:04d}.png"),
+                title=name,
+            )
             plt.close(fig)
         if progress is not None:
             progress.update(i + 1)
 
     def stats(per_image):
         keys = per_image[0].keys()
-        return {k: {"mean": float(np.nanmean([p[k] for p in per_image])),
-                    "std": float(np.nanstd([p[k] for p in per_image]))} for k in keys}
+        return {
+            k: {
+                "mean": float(np.nanmean([p[k] for p in per_image])),
+                "std": float(np.nanstd([p[k] for p in per_image])),
+            }
+            for k in keys
+        }
 
-    return {"num_images": len(rows), "model": stats(model_per_image), "flat_plane": stats(flat_per_image),
-            "per_image": rows}
+    return {
+        "num_images": len(rows),
+        "model": stats(model_per_image),
+        "flat_plane": stats(flat_per_image),
+        "per_image": rows,
+    }
 
 
 def main(argv=None):

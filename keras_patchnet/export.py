@@ -28,8 +28,10 @@ def export(model, path, format="tf_saved_model", image_size=(224, 224), verbose=
         raise ValueError(f"`model` must be a keras_patchnet PatchNet. Received: {type(model).__name__}")
     backends = ("tensorflow", "torch") if format == "onnx" else ("tensorflow",)
     if keras.backend.backend() not in backends:
-        raise RuntimeError(f"Export to {format} needs the {' or '.join(backends)} backend; this process runs "
-                           f"{keras.backend.backend()}. Save the weights and export from such a process.")
+        raise RuntimeError(
+            f"Export to {format} needs the {' or '.join(backends)} backend; this process runs "
+            f"{keras.backend.backend()}. Save the weights and export from such a process."
+        )
     if len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
         raise ValueError(f"`image_size` must be (height, width) in pixels. Received: image_size={image_size!r}")
     if format == "onnx" and model.depth_solver != "cg":

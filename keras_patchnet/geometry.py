@@ -101,8 +101,12 @@ def mesh(depth, intrinsics, mask=None, max_edge=None):
     index[mask] = np.arange(int(mask.sum()))
     a, b, c, d = index[:-1, :-1], index[:-1, 1:], index[1:, :-1], index[1:, 1:]  # a b / c d
     # (a, c, b): (c - a) x (b - a) = down x right, which points to -z, i.e. to the camera.
-    faces = np.concatenate([np.stack([a, c, b], -1)[(a >= 0) & (b >= 0) & (c >= 0)],
-                            np.stack([b, c, d], -1)[(b >= 0) & (c >= 0) & (d >= 0)]])
+    faces = np.concatenate(
+        [
+            np.stack([a, c, b], -1)[(a >= 0) & (b >= 0) & (c >= 0)],
+            np.stack([b, c, d], -1)[(b >= 0) & (c >= 0) & (d >= 0)],
+        ]
+    )
     vertices = points[mask].astype("float32")
     if max_edge is not None and len(faces):
         tri = vertices[faces]
@@ -130,8 +134,12 @@ def write_ply(path, points, normals=None, colors=None, faces=None, binary=True):
     for i, (name, _) in enumerate(fields):
         vertex[name] = columns[i // 3][:, i % 3]
     faces = np.zeros((0, 3), "int32") if faces is None else np.asarray(faces).reshape(-1, 3)
-    header = ["ply", f"format {'binary_little_endian' if binary else 'ascii'} 1.0", "comment keras-patchnet",
-              f"element vertex {len(points)}"]
+    header = [
+        "ply",
+        f"format {'binary_little_endian' if binary else 'ascii'} 1.0",
+        "comment keras-patchnet",
+        f"element vertex {len(points)}",
+    ]
     header += [f"property {'float' if kind == '<f4' else 'uchar'} {name}" for name, kind in fields]
     if len(faces):
         header += [f"element face {len(faces)}", "property list uchar int vertex_indices"]

@@ -59,11 +59,19 @@ def download_preset(name, cache_dir=None, endpoint=None, token=None):
 
     preset = presets_lib.PRESETS[name]
     if not preset.get("revision"):
-        raise WeightsError(f"Preset {name!r} is neither installed with the package nor published on the Hub yet; "
-                           f"load it from a source checkout's weights/{name}/ or pass a local path as `pretrained`.")
+        raise WeightsError(
+            f"Preset {name!r} is neither installed with the package nor published on the Hub yet; "
+            f"load it from a source checkout's weights/{name}/ or pass a local path as `pretrained`."
+        )
     folder = None
     for filename, expected in preset["files"].items():
-        kwargs = dict(revision=preset["revision"], cache_dir=cache_dir, endpoint=endpoint, token=token, local_files_only=_offline())
+        kwargs = dict(
+            revision=preset["revision"],
+            cache_dir=cache_dir,
+            endpoint=endpoint,
+            token=token,
+            local_files_only=_offline(),
+        )
         try:
             path = hf_hub_download(preset["repo_id"], filename, **kwargs)
             if sha256(path) != expected and not kwargs["local_files_only"]:
@@ -75,12 +83,16 @@ def download_preset(name, cache_dir=None, endpoint=None, token=None):
                 f"(or the Hub is unreachable). Download it once online, or pass a local folder as `pretrained`."
             ) from None
         except errors.EntryNotFoundError:
-            raise WeightsError(f"Preset {name!r}: {preset['repo_id']}@{preset['revision'][:7]} has no file {filename}") from None
+            raise WeightsError(
+                f"Preset {name!r}: {preset['repo_id']}@{preset['revision'][:7]} has no file {filename}"
+            ) from None
         except Exception as e:  # HTTP status, broken or truncated transfers (the client's HTTP library's own types)
             raise WeightsError(f"Preset {name!r}: downloading {filename} failed: {type(e).__name__}: {e}") from None
         if sha256(path) != expected:
-            raise WeightsError(f"Preset {name!r}: {filename} is corrupt (sha256 {sha256(path)[:12]}..., expected "
-                               f"{expected[:12]}...), also after a fresh download")
+            raise WeightsError(
+                f"Preset {name!r}: {filename} is corrupt (sha256 {sha256(path)[:12]}..., expected "
+                f"{expected[:12]}...), also after a fresh download"
+            )
         folder = os.path.dirname(path)
     return folder
 
@@ -183,15 +195,20 @@ def model_config(model):
 def input_contract(intensity, trained_on=None):
     """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
     mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
-    text = ("RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 "
-            "background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats "
-            "are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. ")
+    text = (
+        "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 "
+        "background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats "
+        "are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. "
+    )
     if intensity == "none":
-        text += ("This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 "
-                 "(predict warns when every value is <= 1), and expect another exposure to change the answer.")
+        text += (
+            "This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 "
+            "(predict warns when every value is <= 1), and expect another exposure to change the answer."
+        )
     else:
-        text += (f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not "
-                 f"matter.")
+        text += (
+            f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not matter."
+        )
     if trained_on:
         text += f" Trained on {trained_on}; other scales and lights are outside what it was trained for."
     return text
@@ -260,24 +277,44 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None):
     metadata["trainable_params"] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     with open(os.path.join(folder, "metadata.json"), "w") as f:
         json.dump({"name": name, **metadata}, f, indent=2, sort_keys=True)
-    training = metadata["training"] if isinstance(metadata["training"], str) else "\n".join(
-        f"- {k}: {v}" for k, v in metadata["training"].items()
+    training = (
+        metadata["training"]
+        if isinstance(metadata["training"], str)
+        else "\n".join(f"- {k}: {v}" for k, v in metadata["training"].items())
     )
     card = MODEL_CARD.format(
-        name=name, arch=config["arch"], license=metadata["license"], input_contract=metadata["input_contract"],
-        training=training, metrics=_metrics_markdown(metadata["metrics"]), metrics_command=metadata["metrics_command"],
+        name=name,
+        arch=config["arch"],
+        license=metadata["license"],
+        input_contract=metadata["input_contract"],
+        training=training,
+        metrics=_metrics_markdown(metadata["metrics"]),
+        metrics_command=metadata["metrics_command"],
     )
     with open(os.path.join(folder, "README.md"), "w") as f:
         f.write(card)
     if golden_images is not None:
         out = model.predict_on_batch(golden_images)
-        np.savez_compressed(os.path.join(folder, "golden.npz"), images=golden_images,
-                            depth=np.asarray(out["depth"]), normals=np.asarray(out["normals"]))
+        np.savez_compressed(
+            os.path.join(folder, "golden.npz"),
+            images=golden_images,
+            depth=np.asarray(out["depth"]),
+            normals=np.asarray(out["normals"]),
+        )
     return folder
 
 
-def push_to_hub(model, repo_id, name=None, metadata=None, golden_images=None, token=None, endpoint=None,
-                private=False, commit_message="Upload keras-patchnet weights"):
+def push_to_hub(
+    model,
+    repo_id,
+    name=None,
+    metadata=None,
+    golden_images=None,
+    token=None,
+    endpoint=None,
+    private=False,
+    commit_message="Upload keras-patchnet weights",
+):
     """Writes the preset folder of `model` (see `save_preset`) and uploads it with `upload_folder`.
 
     Returns the `CommitInfo`; its `oid` is the revision to pin in the preset table.

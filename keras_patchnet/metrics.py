@@ -183,8 +183,10 @@ def evaluate_maps(depth_true, depth_pred, normals_true, normals_pred):
             for t in THRESHOLDS:
                 per_image[f"under_{t:g}_deg"].append(np.mean(ang < t))
     per_image = {k: np.asarray(v) for k, v in per_image.items()}
-    skipped = {"depth": len(depth_true) - len(per_image["depth_mae_mm"]),
-               "normals": len(normals_true) - len(per_image["mean_angle_deg"])}
+    skipped = {
+        "depth": len(depth_true) - len(per_image["depth_mae_mm"]),
+        "normals": len(normals_true) - len(per_image["mean_angle_deg"]),
+    }
     return {
         "skipped": skipped,
         "per_image": per_image,

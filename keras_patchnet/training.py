@@ -3,7 +3,8 @@
 
 Patch-mode training (the report's way): patches from synthetic renders drawn afresh every epoch (or from a dataset
 folder in the real dataset's layout), flips and light jitter (none under the calibrated `lighting="fixed"`), Adam
-with a cosine learning-rate decay and gradient clipping, the report's loss (masked shift-invariant L1 on depth + 10 * angle / pi + unit-length term on normals,
+with a cosine learning-rate decay and gradient clipping, the report's loss (masked shift-invariant L1 on depth
++ 10 * angle / pi + unit-length term on normals,
 mean over patches). `keras.callbacks.BackupAndRestore` saves the state after every epoch, so running the same
 command again resumes where a stop left off. Each epoch reports the validation loss, next to the flat plane's
 (printed once at the start). After the last epoch BatchNorm's moving statistics are recomputed over `bn_batches`
@@ -23,9 +24,26 @@ TRAIN_SEED, TEST_SEED = 0, 1_000_000_007  # the same as keras_patchnet.data's (a
 VAL_SEED = 424242  # validation renders: neither the training stream (TRAIN_SEED, epoch, i) nor the test split
 
 DEFAULTS = dict(
-    model="unet", out="runs/unet", data="synthetic", epochs=20, steps=100, batch_size=8, image_size=224,
-    patch_size=128, width=8, min_overlap=1, lr=2e-3, lighting="rig", intensity="patch", val_images=64,
-    test_images=64, seed=TRAIN_SEED, time_budget=None, jit_compile="auto", pretrained=False, bn_batches=50,
+    model="unet",
+    out="runs/unet",
+    data="synthetic",
+    epochs=20,
+    steps=100,
+    batch_size=8,
+    image_size=224,
+    patch_size=128,
+    width=8,
+    min_overlap=1,
+    lr=2e-3,
+    lighting="rig",
+    intensity="patch",
+    val_images=64,
+    test_images=64,
+    seed=TRAIN_SEED,
+    time_budget=None,
+    jit_compile="auto",
+    pretrained=False,
+    bn_batches=50,
     verbose="auto",
 )
 
@@ -41,7 +59,7 @@ def add_arguments(parser, skip=("verbose",)):
 
 
 def parse_pretrained(value):
-    """"true"/"false"/"none" (any case) -> True/False, anything else (a preset or a path) unchanged."""
+    """ "true"/"false"/"none" (any case) -> True/False, anything else (a preset or a path) unchanged."""
     return {"true": True, "false": False, "none": False}.get(str(value).lower(), value)
 
 
@@ -88,8 +106,10 @@ def recalibrate_batch_norm(model, data, batches=50):
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 0:
         raise ValueError(f"`batches` must be an int >= 0 (0 turns recalibration off). Received: batches={batches!r}")
     if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
-        raise TypeError(f"`data` must be indexable with a length (a list of batches or a PyDataset such as "
-                        f"PatchNetDataset). Received: {type(data).__name__}")
+        raise TypeError(
+            f"`data` must be indexable with a length (a list of batches or a PyDataset such as "
+            f"PatchNetDataset). Received: {type(data).__name__}"
+        )
     layers = batch_norm_layers(model)
     batches = min(batches, len(data))
     if not layers or batches <= 0:
@@ -156,23 +176,30 @@ def train(**kwargs):
     os.makedirs(cfg["out"], exist_ok=True)
     keras.utils.set_random_seed(cfg["seed"])
     model = models.create_model(
-        cfg["model"], pretrained=cfg["pretrained"], patch_size=cfg["patch_size"], width=cfg["width"],
-        min_overlap=cfg["min_overlap"], intensity=cfg["intensity"],
+        cfg["model"],
+        pretrained=cfg["pretrained"],
+        patch_size=cfg["patch_size"],
+        width=cfg["width"],
+        min_overlap=cfg["min_overlap"],
+        intensity=cfg["intensity"],
     )
     train_source, val_source, test_split = _sources(cfg)
-    patches = dict(mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap,
-                   intensity=model.intensity)
+    patches = dict(
+        mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap, intensity=model.intensity
+    )
     calibrated = cfg["data"] == "synthetic" and cfg["lighting"] == "fixed"  # no jitter, no flips (see render)
-    data = PatchNetDataset(train_source, batch_size=cfg["batch_size"], augment=not calibrated, seed=cfg["seed"],
-                           **patches)
+    data = PatchNetDataset(
+        train_source, batch_size=cfg["batch_size"], augment=not calibrated, seed=cfg["seed"], **patches
+    )
     val = PatchNetDataset(val_source, batch_size=16, shuffle=False, **patches)
     print("flat-plane validation loss:", flat_plane_loss(val), flush=True)
     steps = cfg["epochs"] * len(data)
     schedule = keras.optimizers.schedules.CosineDecay(cfg["lr"], steps, alpha=0.05)
     jit = {"true": True, "false": False}.get(str(cfg["jit_compile"]).lower(), "auto")
     net = model.patch_model
-    net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses(),
-                jit_compile=jit)
+    net.compile(
+        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses(), jit_compile=jit
+    )
     callbacks = [
         # kept after the run, so a run stopped by `time_budget` resumes when the same command runs again
         keras.callbacks.BackupAndRestore(os.path.join(cfg["out"], "backup"), delete_checkpoint=False),
@@ -187,8 +214,11 @@ def train(**kwargs):
         before = net.evaluate(val, verbose=0, return_dict=True)["loss"]
         used = recalibrate_batch_norm(net, data, cfg["bn_batches"])
         after = net.evaluate(val, verbose=0, return_dict=True)["loss"]
-        print(f"BatchNorm statistics recomputed over {used} training batches: validation loss {before:.4f} -> "
-              f"{after:.4f}", flush=True)
+        print(
+            f"BatchNorm statistics recomputed over {used} training batches: validation loss {before:.4f} -> "
+            f"{after:.4f}",
+            flush=True,
+        )
     model.save_weights(os.path.join(cfg["out"], "model.weights.h5"))
     from keras_patchnet.hub import model_config
 
@@ -196,8 +226,9 @@ def train(**kwargs):
     with open(os.path.join(cfg["out"], "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     if test_split is None:
-        result = evaluate_synthetic(model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED,
-                                    lighting=cfg["lighting"])
+        result = evaluate_synthetic(
+            model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=cfg["lighting"]
+        )
     else:
         result = evaluate_dataset(model, test_split)
         result.pop("per_image", None)

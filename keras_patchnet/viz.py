@@ -10,17 +10,43 @@ import numpy as np
 
 # Google's Turbo colour map (A. Mikhailov, 2019) at 33 evenly spaced points, from
 # matplotlib.colormaps["turbo"](np.linspace(0, 1, 33))[:, :3] rounded to 4 decimals; interpolated linearly.
-_TURBO = np.array([
-    [0.19, 0.0718, 0.2322], [0.225, 0.1635, 0.451], [0.2511, 0.2524, 0.6337], [0.2682, 0.3382, 0.7805],
-    [0.2763, 0.4212, 0.8912], [0.2754, 0.5012, 0.9659], [0.2586, 0.5796, 0.9988], [0.2138, 0.6589, 0.9796],
-    [0.1584, 0.7355, 0.923], [0.1117, 0.8057, 0.8452], [0.0927, 0.8655, 0.7623], [0.1201, 0.9119, 0.6866],
-    [0.1966, 0.949, 0.5947], [0.3051, 0.977, 0.4899], [0.4278, 0.9942, 0.3858], [0.5466, 0.9991, 0.2958],
-    [0.6436, 0.99, 0.2336], [0.726, 0.9647, 0.2064], [0.8047, 0.9245, 0.2046], [0.8753, 0.8727, 0.2156],
-    [0.933, 0.8124, 0.2267], [0.9732, 0.7468, 0.2254], [0.9931, 0.6741, 0.2035], [0.9959, 0.587, 0.169],
-    [0.9836, 0.4929, 0.1285], [0.958, 0.3996, 0.0883], [0.921, 0.3149, 0.0548], [0.8742, 0.2453, 0.033],
-    [0.8161, 0.1846, 0.0181], [0.7462, 0.131, 0.0085], [0.6645, 0.0844, 0.0042], [0.571, 0.0447, 0.0053],
-    [0.4796, 0.0158, 0.0106],
-])
+_TURBO = np.array(
+    [
+        [0.19, 0.0718, 0.2322],
+        [0.225, 0.1635, 0.451],
+        [0.2511, 0.2524, 0.6337],
+        [0.2682, 0.3382, 0.7805],
+        [0.2763, 0.4212, 0.8912],
+        [0.2754, 0.5012, 0.9659],
+        [0.2586, 0.5796, 0.9988],
+        [0.2138, 0.6589, 0.9796],
+        [0.1584, 0.7355, 0.923],
+        [0.1117, 0.8057, 0.8452],
+        [0.0927, 0.8655, 0.7623],
+        [0.1201, 0.9119, 0.6866],
+        [0.1966, 0.949, 0.5947],
+        [0.3051, 0.977, 0.4899],
+        [0.4278, 0.9942, 0.3858],
+        [0.5466, 0.9991, 0.2958],
+        [0.6436, 0.99, 0.2336],
+        [0.726, 0.9647, 0.2064],
+        [0.8047, 0.9245, 0.2046],
+        [0.8753, 0.8727, 0.2156],
+        [0.933, 0.8124, 0.2267],
+        [0.9732, 0.7468, 0.2254],
+        [0.9931, 0.6741, 0.2035],
+        [0.9959, 0.587, 0.169],
+        [0.9836, 0.4929, 0.1285],
+        [0.958, 0.3996, 0.0883],
+        [0.921, 0.3149, 0.0548],
+        [0.8742, 0.2453, 0.033],
+        [0.8161, 0.1846, 0.0181],
+        [0.7462, 0.131, 0.0085],
+        [0.6645, 0.0844, 0.0042],
+        [0.571, 0.0447, 0.0053],
+        [0.4796, 0.0158, 0.0106],
+    ]
+)
 
 
 def turbo(t):
@@ -132,14 +158,21 @@ def error_figure(image, depth_true, depth_pred, normals_true, normals_pred, mask
         raise ValueError("`mask` (or depth_true != 0) has no foreground pixel to show errors on")
     t = np.where(mask, (depth_true - depth_true[mask].mean()) * 1000, np.nan)
     p = np.where(mask, (depth_pred - depth_pred[mask].mean()) * 1000, np.nan)
-    angle = np.where(mask, angular_error_deg(np.asarray(normals_pred, "float64"), np.asarray(normals_true, "float64")), np.nan)
+    angle = np.where(
+        mask, angular_error_deg(np.asarray(normals_pred, "float64"), np.asarray(normals_true, "float64")), np.nan
+    )
     fig, axes = plt.subplots(2, 4, figsize=(12, 6), constrained_layout=True)
     low, high = depth_range(t, mask)
     panels = [
         (axes[0, 0], image, None, "input"),
         (axes[0, 1], t, dict(cmap="turbo", vmin=low, vmax=high), "depth, true (mm)"),
         (axes[0, 2], p, dict(cmap="turbo", vmin=low, vmax=high), "depth, predicted (mm)"),
-        (axes[0, 3], np.abs(p - t), dict(cmap="inferno", vmin=0), f"|depth error| (mm), mean {np.nanmean(np.abs(p - t)):.1f}"),
+        (
+            axes[0, 3],
+            np.abs(p - t),
+            dict(cmap="inferno", vmin=0),
+            f"|depth error| (mm), mean {np.nanmean(np.abs(p - t)):.1f}",
+        ),
         (axes[1, 1], normals_to_rgb(normals_true, mask), None, "normals, true"),
         (axes[1, 2], normals_to_rgb(normals_pred, mask), None, "normals, predicted"),
         (axes[1, 3], angle, dict(cmap="inferno", vmin=0), f"angular error (deg), mean {np.nanmean(angle):.1f}"),
@@ -152,8 +185,14 @@ def error_figure(image, depth_true, depth_pred, normals_true, normals_pred, mask
     flat = np.zeros(np.shape(normals_true), "float64")
     flat[..., 2] = -1.0
     flat_angle = angular_error_deg(flat, np.asarray(normals_true, "float64"))[mask].mean()
-    axes[1, 0].text(0.0, 0.5, f"flat plane, for reference:\n|depth error| {np.nanmean(np.abs(t)):.1f} mm\n"
-                    f"angular error {flat_angle:.1f} deg", fontsize=11, va="center", transform=axes[1, 0].transAxes)
+    axes[1, 0].text(
+        0.0,
+        0.5,
+        f"flat plane, for reference:\n|depth error| {np.nanmean(np.abs(t)):.1f} mm\nangular error {flat_angle:.1f} deg",
+        fontsize=11,
+        va="center",
+        transform=axes[1, 0].transAxes,
+    )
     for ax in axes.ravel():
         ax.set_axis_off()
     if title:

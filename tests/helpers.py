@@ -153,5 +153,7 @@ def set_deterministic_weights(model, seed=0):
             value = rng.uniform(0.8, 1.2, shape)
         else:
             fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-            value = rng.normal(0, 1.0 / np.sqrt(max(fan_in, 1)), shape) if len(shape) > 1 else rng.normal(0, 0.05, shape)
+            value = (
+                rng.normal(0, 1.0 / np.sqrt(max(fan_in, 1)), shape) if len(shape) > 1 else rng.normal(0, 0.05, shape)
+            )
         w.assign(value.astype(w.dtype))

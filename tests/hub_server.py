@@ -99,7 +99,9 @@ class FakeHub:
                     return self._json({"warnings": [], "errors": []})
                 if "/preupload/" in path:
                     files = json.loads(body)["files"]
-                    return self._json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+                    return self._json(
+                        {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+                    )
                 if "/commit/" in path:
                     repo_id = path.split("/api/models/")[1].split("/commit/")[0]
                     files = {}

@@ -19,17 +19,27 @@ def tables():
 def fake_results():
     state = {"date": "2026-12-01", "cores": 2, "load_before": 0.1, "load_after": 1.5}
     stitch = {"rows": [{"size": 224, "batch": 32, "patches": 9, "xla_ms": 3.6, "plain_ms": 7.0, "ns_per_pixel": 72.0}]}
-    models = {"matmul_gflops": 200.0, "rows": [{"model": "unet", "infer_img_s": 11.8, "train_patch_s": 30.3,
-                                                 "gflop_img": 7.61, "share": 0.44, "batch": 32}]}
-    return {"state": state, "data": {"render_img_s": 69.0, "images_batch_s": 8.4, "patches_batch_s": 7.6},
-            "stitch_tensorflow": stitch, "models_tensorflow": models}
+    models = {
+        "matmul_gflops": 200.0,
+        "rows": [
+            {"model": "unet", "infer_img_s": 11.8, "train_patch_s": 30.3, "gflop_img": 7.61, "share": 0.44, "batch": 32}
+        ],
+    }
+    return {
+        "state": state,
+        "data": {"render_img_s": 69.0, "images_batch_s": 8.4, "patches_batch_s": 7.6},
+        "stitch_tensorflow": stitch,
+        "models_tensorflow": models,
+    }
 
 
 def test_tables_land_between_their_markers_and_say_how_they_were_measured(tmp_path):
     t = tables()
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- bench:stitch -->\nold\n<!-- end bench:stitch -->\nmiddle\n"
-                      "<!-- bench:models -->\n<!-- end bench:models -->\n<!-- bench:data -->\nx\n<!-- end bench:data -->\nend\n")
+    readme.write_text(
+        "intro\n<!-- bench:stitch -->\nold\n<!-- end bench:stitch -->\nmiddle\n"
+        "<!-- bench:models -->\n<!-- end bench:models -->\n<!-- bench:data -->\nx\n<!-- end bench:data -->\nend\n"
+    )
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "all.json").write_text(json.dumps(fake_results()))
     t.main(["--backends", "tensorflow", "--readme", str(readme), "--from-json", str(tmp_path / "run")])

@@ -38,7 +38,8 @@ def test_stages_of_a_preset_and_the_continued_run(build_preset, tmp_path):
     assert earlier == [STAGE1, STAGE2]
     assert continued == {**recipe, "pretrained": "runs/b"}  # named by what the preset held: stage 2's output
     assert build_preset._command(continued, staged=True) == (
-        "python examples/train_from_scratch.py --model unet --out runs/c --pretrained runs/b --seed 9 --bn-batches 0")
+        "python examples/train_from_scratch.py --model unet --out runs/c --pretrained runs/b --seed 9 --bn-batches 0"
+    )
 
 
 def test_a_run_not_started_from_the_preset_is_refused(build_preset, tmp_path):

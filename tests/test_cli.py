@@ -45,14 +45,38 @@ def test_predict_writes_every_output_and_says_where(tiny_folder, image_file, tmp
     path, sample = image_file
     out_dir = str(tmp_path / "out")
     mask = path.replace(".png", "_mask.png")
-    code, out, err = run(["predict", path, "--weights", tiny_folder, "--mask", mask, "--out", out_dir,
-                          "--intrinsics", "60,60,23.5,19.5", "--distance", "1.5"], capsys)
+    code, out, err = run(
+        [
+            "predict",
+            path,
+            "--weights",
+            tiny_folder,
+            "--mask",
+            mask,
+            "--out",
+            out_dir,
+            "--intrinsics",
+            "60,60,23.5,19.5",
+            "--distance",
+            "1.5",
+        ],
+        capsys,
+    )
     assert code == 0, err
     names = sorted(os.listdir(out_dir))
-    assert names == ["sheet.ply", "sheet_depth.npy", "sheet_depth.png", "sheet_figure.png", "sheet_normals.npy",
-                     "sheet_normals.png"]
+    assert names == [
+        "sheet.ply",
+        "sheet_depth.npy",
+        "sheet_depth.png",
+        "sheet_figure.png",
+        "sheet_normals.npy",
+        "sheet_normals.png",
+    ]
     assert os.path.abspath(out_dir) in out
-    depth, normals = np.load(os.path.join(out_dir, "sheet_depth.npy")), np.load(os.path.join(out_dir, "sheet_normals.npy"))
+    depth, normals = (
+        np.load(os.path.join(out_dir, "sheet_depth.npy")),
+        np.load(os.path.join(out_dir, "sheet_normals.npy")),
+    )
     assert depth.shape == (40, 48) and normals.shape == (40, 48, 3)
     m = sample.mask
     assert abs(depth[m].mean()) < 1e-6 and np.all(depth[~m] == 0)  # relative depth on the foreground only
@@ -70,8 +94,10 @@ def test_predict_writes_every_output_and_says_where(tiny_folder, image_file, tmp
 def test_predict_on_a_folder_and_the_shipped_sample(tiny_folder, image_file, tmp_path, capsys):
     path, _ = image_file
     out_dir = str(tmp_path / "out")
-    code, out, err = run(["predict", os.path.dirname(path), "--sample", "--weights", tiny_folder, "--out", out_dir,
-                          "--no-figure"], capsys)
+    code, out, err = run(
+        ["predict", os.path.dirname(path), "--sample", "--weights", tiny_folder, "--out", out_dir, "--no-figure"],
+        capsys,
+    )
     assert code == 0, err
     names = set(os.listdir(out_dir))
     # the folder holds sheet.png and sheet_mask.png: both are images; the sample adds cloth.*
@@ -100,8 +126,12 @@ def test_errors_are_one_line_with_status_1(argv, message, image_file, tmp_path, 
     (tmp_path / "bad.png").write_bytes(b"not a png")
     Image.fromarray(np.zeros((8, 8), "uint8")).save(tmp_path / "small_mask.png")
     (tmp_path / "empty").mkdir()
-    fill = {"bad": str(tmp_path / "bad.png"), "image": path, "small_mask": str(tmp_path / "small_mask.png"),
-            "empty_dir": str(tmp_path / "empty")}
+    fill = {
+        "bad": str(tmp_path / "bad.png"),
+        "image": path,
+        "small_mask": str(tmp_path / "small_mask.png"),
+        "empty_dir": str(tmp_path / "empty"),
+    }
     code, out, err = run([a.format(**fill) for a in argv], capsys)
     assert code == 1
     assert err.startswith("keras-patchnet: error: ") and message in err, err
@@ -134,9 +164,34 @@ def test_evaluate_writes_table_csv_and_heat_maps(tiny_folder, tmp_path, capsys):
 
 def test_train_then_push_round_trip(tmp_path, capsys):
     out_dir = str(tmp_path / "run")
-    code, out, err = run(["train", "--model", "baseline", "--out", out_dir, "--epochs", "1", "--steps", "2",
-                          "--batch-size", "1", "--image-size", "40", "--patch-size", "32", "--width", "2",
-                          "--val-images", "1", "--test-images", "2", "--min-overlap", "8"], capsys)
+    code, out, err = run(
+        [
+            "train",
+            "--model",
+            "baseline",
+            "--out",
+            out_dir,
+            "--epochs",
+            "1",
+            "--steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--image-size",
+            "40",
+            "--patch-size",
+            "32",
+            "--width",
+            "2",
+            "--val-images",
+            "1",
+            "--test-images",
+            "2",
+            "--min-overlap",
+            "8",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert {"model.weights.h5", "config.json", "metrics.json", "log.csv"} <= set(os.listdir(out_dir))
     metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
@@ -155,9 +210,31 @@ def test_train_then_push_round_trip(tmp_path, capsys):
 
 
 def test_train_stopped_by_the_time_budget_resumes_where_it_stopped(tmp_path, capsys):
-    argv = ["train", "--model", "baseline", "--out", str(tmp_path), "--epochs", "2", "--steps", "1", "--batch-size",
-            "1", "--image-size", "40", "--patch-size", "32", "--width", "2", "--val-images", "1", "--test-images", "1",
-            "--time-budget", "0.0001"]
+    argv = [
+        "train",
+        "--model",
+        "baseline",
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "2",
+        "--steps",
+        "1",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "40",
+        "--patch-size",
+        "32",
+        "--width",
+        "2",
+        "--val-images",
+        "1",
+        "--test-images",
+        "1",
+        "--time-budget",
+        "0.0001",
+    ]
     assert run(argv, capsys)[0] == 0  # stops after epoch 1 of 2
     assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["0"]
     assert run(argv, capsys)[0] == 0  # the same command goes on with epoch 2
@@ -167,32 +244,78 @@ def test_train_stopped_by_the_time_budget_resumes_where_it_stopped(tmp_path, cap
 def test_train_on_a_dataset_folder(tmp_path, capsys):
     root = write_synthetic(str(tmp_path / "data"), {"cloth": ["Lc_a", "Ll_b"]}, frames=2, size=40)
     out_dir = str(tmp_path / "run")
-    code, out, err = run(["train", "--data", root, "--model", "baseline", "--out", out_dir, "--epochs", "1",
-                          "--batch-size", "2", "--patch-size", "32", "--width", "2", "--min-overlap", "8"], capsys)
+    code, out, err = run(
+        [
+            "train",
+            "--data",
+            root,
+            "--model",
+            "baseline",
+            "--out",
+            out_dir,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--patch-size",
+            "32",
+            "--width",
+            "2",
+            "--min-overlap",
+            "8",
+        ],
+        capsys,
+    )
     assert code == 0, err
     metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
     assert metrics["num_images"] == 2 and metrics["recipe"]["data"] == root  # the held-out sequence's 2 frames
 
 
 def test_bench_reports_images_per_second(tmp_path, capsys):
-    code, out, err = run(["bench", "--model", "baseline", "--size", "64", "--batch-size", "2", "--repeats", "1",
-                          "--weights", "none"], capsys)
+    code, out, err = run(
+        ["bench", "--model", "baseline", "--size", "64", "--batch-size", "2", "--repeats", "1", "--weights", "none"],
+        capsys,
+    )
     assert code == 0, err
     assert "images/s" in out and keras.backend.backend() in out
 
 
 def test_backend_option_in_a_fresh_process_and_no_keras_for_errors(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "not-a-backend"}
-    code = ("import sys; from keras_patchnet import cli; rc = cli.main(sys.argv[1:]); "
-            "print('keras' in sys.modules); raise SystemExit(rc)")
+    code = (
+        "import sys; from keras_patchnet import cli; rc = cli.main(sys.argv[1:]); "
+        "print('keras' in sys.modules); raise SystemExit(rc)"
+    )
     r = subprocess.run([sys.executable, "-c", code, "predict", "missing.png"], env=env, capture_output=True, text=True)
     assert r.returncode == 1 and r.stdout.strip() == "False"  # errors before any Keras import
     backend = keras.backend.backend()
-    code = ("import sys; from keras_patchnet import cli; cli.main(sys.argv[1:]); import keras; "
-            "print(keras.backend.backend())")
-    r = subprocess.run([sys.executable, "-c", code, "bench", "--backend", backend, "--model", "baseline", "--size",
-                        "32", "--batch-size", "1", "--repeats", "1", "--weights", "none"],
-                       env=env, capture_output=True, text=True)
+    code = (
+        "import sys; from keras_patchnet import cli; cli.main(sys.argv[1:]); import keras; "
+        "print(keras.backend.backend())"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "bench",
+            "--backend",
+            backend,
+            "--model",
+            "baseline",
+            "--size",
+            "32",
+            "--batch-size",
+            "1",
+            "--repeats",
+            "1",
+            "--weights",
+            "none",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == backend
 
@@ -210,14 +333,20 @@ def _png16(path, rgb16):
 
     header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+        f.write(
+            b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+        )
 
 
 def test_8_and_16_bit_files_of_one_picture_give_the_same_maps(tiny_folder, image_file, tmp_path, capsys):
     path, sample = image_file
     grey8 = sample.image.max(axis=-1)
-    files = {"rgb8.png": sample.image, "grey8.png": grey8, "grey16.png": grey8.astype("uint16") * 257,
-             "grey16.tif": grey8.astype("uint16") * 257}
+    files = {
+        "rgb8.png": sample.image,
+        "grey8.png": grey8,
+        "grey16.png": grey8.astype("uint16") * 257,
+        "grey16.tif": grey8.astype("uint16") * 257,
+    }
     for name, array in files.items():
         Image.fromarray(array).save(tmp_path / name)
     _png16(str(tmp_path / "rgb16.png"), sample.image.astype("uint16") * 257 + 100 * (sample.image < 155))
@@ -225,8 +354,10 @@ def test_8_and_16_bit_files_of_one_picture_give_the_same_maps(tiny_folder, image
     maps = {}
     for name in list(files) + ["rgb16.png"]:
         out = str(tmp_path / ("out_" + name.replace(".", "_")))
-        code, _, err = run(["predict", str(tmp_path / name), "--weights", tiny_folder, "--mask", mask, "--out", out,
-                            "--no-figure"], capsys)
+        code, _, err = run(
+            ["predict", str(tmp_path / name), "--weights", tiny_folder, "--mask", mask, "--out", out, "--no-figure"],
+            capsys,
+        )
         assert code == 0, err
         maps[name] = np.load(os.path.join(out, name.split(".")[0] + "_depth.npy"))
     assert np.abs(maps["grey16.png"]).max() > 0
@@ -241,8 +372,9 @@ def test_masks_are_any_non_zero_pixel_and_an_empty_one_is_named(tiny_folder, ima
     results = []
     for mask in (path.replace(".png", "_mask.png"), str(tmp_path / "mask01.png")):
         out = str(tmp_path / ("out" + str(len(results))))
-        code, _, err = run(["predict", path, "--weights", tiny_folder, "--mask", mask, "--out", out, "--no-figure"],
-                           capsys)
+        code, _, err = run(
+            ["predict", path, "--weights", tiny_folder, "--mask", mask, "--out", out, "--no-figure"], capsys
+        )
         assert code == 0, err
         results.append(np.load(os.path.join(out, "sheet_depth.npy")))
     np.testing.assert_array_equal(results[0], results[1])
@@ -254,7 +386,22 @@ def test_masks_are_any_non_zero_pixel_and_an_empty_one_is_named(tiny_folder, ima
 def test_progress_is_plain_text_when_piped(tiny_folder, image_file, tmp_path):
     path, _ = image_file
     env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", "keras_patchnet", "predict", path, "--weights", tiny_folder,
-                           "--out", str(tmp_path / "out"), "--no-figure"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_patchnet",
+            "predict",
+            path,
+            "--weights",
+            tiny_folder,
+            "--out",
+            str(tmp_path / "out"),
+            "--no-figure",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "image 1/1" in done.stdout and "\x1b[" not in done.stdout and "\b" not in done.stdout

@@ -44,14 +44,16 @@ def test_finetune_then_publish(tiny_unet, tmp_path):
     data = write_synthetic(str(tmp_path / "data"), {"cloth": ["Lc_a", "Ll_b", "Lr_c"]}, frames=2, size=48)
     finetune = load_example("finetune")
     out = str(tmp_path / "finetuned")
-    losses, before, after = finetune.main([data, "--out", out, "--weights", tiny_unet, "--frozen-epochs", "1",
-                                           "--epochs", "1", "--batch-size", "2"])
+    losses, before, after = finetune.main(
+        [data, "--out", out, "--weights", tiny_unet, "--frozen-epochs", "1", "--epochs", "1", "--batch-size", "2"]
+    )
     assert len(losses) == 2 and all(np.isfinite(losses))
     assert {"config.json", "model.weights.h5", "metadata.json", "README.md"} <= set(os.listdir(out))
     model = hub.load_pretrained("unet", tiny_unet)
     finetune.set_encoder_trainable(model.patch_model, False)
     assert model.patch_model.trainable_weights and not any(
-        w.path.startswith("encoder") for w in model.patch_model.trainable_weights)
+        w.path.startswith("encoder") for w in model.patch_model.trainable_weights
+    )
 
     server = FakeHub()
     try:
@@ -69,23 +71,62 @@ def test_finetune_then_publish(tiny_unet, tmp_path):
 
 
 def test_train_from_scratch_recipe_runs(tmp_path):
-    result = load_example("train_from_scratch").main([
-        "--model", "baseline", "--out", str(tmp_path), "--epochs", "1", "--steps", "1", "--batch-size", "1",
-        "--image-size", "40", "--patch-size", "32", "--width", "2", "--val-images", "1", "--test-images", "1",
-    ])
+    result = load_example("train_from_scratch").main(
+        [
+            "--model",
+            "baseline",
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--steps",
+            "1",
+            "--batch-size",
+            "1",
+            "--image-size",
+            "40",
+            "--patch-size",
+            "32",
+            "--width",
+            "2",
+            "--val-images",
+            "1",
+            "--test-images",
+            "1",
+        ]
+    )
     assert result["recipe"]["model"] == "baseline" and result["num_images"] == 1
     assert os.path.exists(tmp_path / "backup") or os.path.exists(tmp_path / "model.weights.h5")
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="runs once, in the JAX run of the suite")
 def test_distributed_data_parallel_gives_the_single_device_losses():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-           "PYTHONPATH": ROOT}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "PYTHONPATH": ROOT,
+    }
 
     def run(devices):
-        r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "distributed.py"), "--devices",
-                            str(devices), "--optimizer", "sgd", "--lr", "1e-4", "--steps", "3"],
-                           env=env, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [
+                sys.executable,
+                os.path.join(ROOT, "examples", "distributed.py"),
+                "--devices",
+                str(devices),
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "1e-4",
+                "--steps",
+                "3",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, r.stderr[-3000:]
         return json.loads(r.stdout.strip().splitlines()[-1])
 

@@ -7,10 +7,13 @@ import pytest
 from keras_patchnet import export, models
 from keras_patchnet.data import render_batch
 
-tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                     reason="SavedModel export runs on the TensorFlow backend")
-onnx_backends = pytest.mark.skipif(keras.backend.backend() not in ("tensorflow", "torch"),
-                                   reason="ONNX export runs on the TensorFlow and PyTorch backends")
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="SavedModel export runs on the TensorFlow backend"
+)
+onnx_backends = pytest.mark.skipif(
+    keras.backend.backend() not in ("tensorflow", "torch"),
+    reason="ONNX export runs on the TensorFlow and PyTorch backends",
+)
 
 
 SIZE = (112, 112)

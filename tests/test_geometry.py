@@ -75,7 +75,9 @@ def test_mesh_faces_cover_the_grid_and_face_the_camera_along_the_true_normals():
     face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     assert np.all(face_normals[:, 2] < 0)  # towards the camera, like the normal maps
     centroid = tri.mean(axis=1)
-    true = (centroid - np.array([0.05, -0.03, 1.2])) / np.linalg.norm(centroid - np.array([0.05, -0.03, 1.2]), axis=-1, keepdims=True)
+    true = (centroid - np.array([0.05, -0.03, 1.2])) / np.linalg.norm(
+        centroid - np.array([0.05, -0.03, 1.2]), axis=-1, keepdims=True
+    )
     assert geometry.angular_error_deg(face_normals, true).max() < 1.0
 
 

@@ -13,7 +13,9 @@ def test_paper_layouts_at_224():
     assert patch_grid(224, 224, 128, 1).num_patches == 4
 
 
-@pytest.mark.parametrize("length, expected", [(256, (0, 64, 128)), (300, (0, 64, 128, 172)), (384, (0, 64, 128, 192, 256))])
+@pytest.mark.parametrize(
+    "length, expected", [(256, (0, 64, 128)), (300, (0, 64, 128, 172)), (384, (0, 64, 128, 192, 256))]
+)
 def test_half_stride_matches_report_table(length, expected):
     # seed-spec §2: origins of the report's fixed-overlap rule.
     assert axis_origins(length, 128, rule="half_stride") == expected

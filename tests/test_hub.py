@@ -91,7 +91,9 @@ def test_missing_file(published, server):
 
 def test_corrupt_file_is_downloaded_again_then_refused(published, server):
     server.corrupt.add((REPO, "model.weights.h5"))
-    with pytest.raises(hub.WeightsError, match=r"Preset 'baseline.tiny': model.weights.h5 is corrupt .* also after a fresh download"):
+    with pytest.raises(
+        hub.WeightsError, match=r"Preset 'baseline.tiny': model.weights.h5 is corrupt .* also after a fresh download"
+    ):
         load(published, server)
     gets = [p for m, p in server.requests if m == "GET" and p.endswith("model.weights.h5")]
     assert len(gets) == 2
@@ -109,16 +111,24 @@ def test_upload_then_download_round_trip(server, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_fake")
     model = hub.build_from_config(CONFIG)
     images = render_batch([2], 40, 48)["images"]
-    info = hub.push_to_hub(model, "someone/my-baseline", golden_images=images, endpoint=server.endpoint, token="hf_fake")
+    info = hub.push_to_hub(
+        model, "someone/my-baseline", golden_images=images, endpoint=server.endpoint, token="hf_fake"
+    )
     files = server.repos["someone/my-baseline"]["commits"][info.oid]
     assert {"config.json", "model.weights.h5", "metadata.json", "README.md", "golden.npz"} <= set(files)
     card = files["README.md"].decode()
     assert "metres" in card and "pointing to" in card and "Input contract" in card and "Licence" in card
-    path = huggingface_hub.hf_hub_download("someone/my-baseline", "model.weights.h5", revision=info.oid,
-                                           cache_dir=str(tmp_path / "c"), endpoint=server.endpoint)
+    path = huggingface_hub.hf_hub_download(
+        "someone/my-baseline",
+        "model.weights.h5",
+        revision=info.oid,
+        cache_dir=str(tmp_path / "c"),
+        endpoint=server.endpoint,
+    )
     folder = os.path.dirname(path)
-    huggingface_hub.hf_hub_download("someone/my-baseline", "config.json", revision=info.oid, cache_dir=str(tmp_path / "c"),
-                                    endpoint=server.endpoint)
+    huggingface_hub.hf_hub_download(
+        "someone/my-baseline", "config.json", revision=info.oid, cache_dir=str(tmp_path / "c"), endpoint=server.endpoint
+    )
     loaded = models.baseline(pretrained=folder)
     np.testing.assert_allclose(to_numpy(loaded(images)["normals"]), to_numpy(model(images)["normals"]), atol=1e-6)
 
@@ -129,7 +139,9 @@ def test_local_folder_and_file(tmp_path):
     images = render_batch([3], 40, 48)["images"]
     expected = to_numpy(model(images)["depth"])
     np.testing.assert_allclose(to_numpy(models.baseline(pretrained=folder)(images)["depth"]), expected, atol=1e-6)
-    file_model = models.baseline(pretrained=os.path.join(folder, "model.weights.h5"), patch_size=32, width=2, min_overlap=8)
+    file_model = models.baseline(
+        pretrained=os.path.join(folder, "model.weights.h5"), patch_size=32, width=2, min_overlap=8
+    )
     np.testing.assert_allclose(to_numpy(file_model(images)["depth"]), expected, atol=1e-6)
 
 

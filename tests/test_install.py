@@ -15,33 +15,59 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def installed(tmp_path_factory):
     """The package built as a wheel and installed into a folder of its own (dependencies from this environment)."""
     tmp = tmp_path_factory.mktemp("install")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                            str(tmp / "dist"), ROOT], capture_output=True, text=True)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp / "dist"),
+            ROOT,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr
     wheel = next((tmp / "dist").glob("keras_patchnet-*.whl"))
     target = tmp / "site"
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                           str(wheel)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     outside = tmp / "elsewhere"
     outside.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(target), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf"),
-           "KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(target),
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp / "hf"),
+        "KERAS_BACKEND": keras.backend.backend(),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     return {"target": target, "cwd": outside, "env": env}
 
 
 def run(installed, args):
-    return subprocess.run([sys.executable, *args], cwd=installed["cwd"], env=installed["env"], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, *args], cwd=installed["cwd"], env=installed["env"], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_pretrained_default_model_loads_from_the_installed_package(installed):
-    code = ("import keras_patchnet as kp, numpy as np\n"
-            "assert kp.__file__.startswith(%r), kp.__file__\n"
-            "model = kp.models.unet(pretrained=True)\n"
-            "image, mask = kp.data.load_sample()\n"
-            "out = model.predict_on_batch({'images': image[None], 'mask': mask[None, ..., None]})\n"
-            "print('finite', bool(np.isfinite(out['depth']).all()))\n") % str(installed["target"])
+    code = (
+        "import keras_patchnet as kp, numpy as np\n"
+        f"assert kp.__file__.startswith({str(installed['target'])!r}), kp.__file__\n"
+        "model = kp.models.unet(pretrained=True)\n"
+        "image, mask = kp.data.load_sample()\n"
+        "out = model.predict_on_batch({'images': image[None], 'mask': mask[None, ..., None]})\n"
+        "print('finite', bool(np.isfinite(out['depth']).all()))\n"
+    )
     done = run(installed, ["-c", code])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "finite True" in done.stdout

@@ -53,7 +53,9 @@ def test_images_without_foreground_are_skipped():
     assert len(result["per_image"]["depth_mae_mm"]) == 1 and np.isfinite(result["std"]["mean_angle_deg"])
 
 
-@pytest.mark.parametrize("cls", [metrics.DepthMAE, metrics.DepthRMSE, metrics.MeanAngularError, metrics.MedianAngularError])
+@pytest.mark.parametrize(
+    "cls", [metrics.DepthMAE, metrics.DepthRMSE, metrics.MeanAngularError, metrics.MedianAngularError]
+)
 def test_reset_and_config(cls):
     m = cls()
     t, n, p, pn, _ = random_targets(4)

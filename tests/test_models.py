@@ -39,8 +39,11 @@ def test_every_trainable_weight_gets_a_finite_nonzero_gradient(name):
     size = net.input_shape[1]
     x = np.random.default_rng(0).random((2, size, size, 3)).astype("float32") * 255
     target = np.random.default_rng(1).normal(size=(2, size, size, 3)).astype("float32")
-    loss_fn = lambda out: keras.ops.mean(keras.ops.square(keras.ops.subtract(out["normals"], target))) + keras.ops.mean(  # noqa: E731
-        keras.ops.square(out["depth"])
+    loss_fn = lambda out: (
+        keras.ops.mean(keras.ops.square(keras.ops.subtract(out["normals"], target)))
+        + keras.ops.mean(  # noqa: E731
+            keras.ops.square(out["depth"])
+        )
     )
     grads = weight_gradients(net, x, loss_fn)
     for w, g in zip(net.trainable_weights, grads):
@@ -131,7 +134,9 @@ def test_fit_on_whole_images_trains_through_the_stitcher():
     keras.utils.set_random_seed(0)
     model = models.baseline(patch_size=32, width=2, min_overlap=8)
     b = render_batch(range(4), 48, 56)
-    loss = _fit(model, b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, losses.patchnet_losses())
+    loss = _fit(
+        model, b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, losses.patchnet_losses()
+    )
     assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0]
 
 
@@ -140,7 +145,14 @@ def test_fit_on_patches_as_in_the_report():
 
     keras.utils.set_random_seed(0)
     model = models.baseline(patch_size=32, width=2, min_overlap=8)
-    ds = PatchNetDataset(SyntheticSource(4, 48, 56, resample=False), batch_size=4, mode="patches", patch_size=32, min_overlap=8, shuffle=False)
+    ds = PatchNetDataset(
+        SyntheticSource(4, 48, 56, resample=False),
+        batch_size=4,
+        mode="patches",
+        patch_size=32,
+        min_overlap=8,
+        shuffle=False,
+    )
     x, y = ds[0]
     loss = _fit(model.patch_model, x, y, losses.patchnet_losses(reduction="sum"))
     assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0]
@@ -151,7 +163,13 @@ def test_batchnorm_statistics_move_under_fit():
     b = render_batch(range(4), 48, 56)
     moving = [w for w in model.non_trainable_weights if "moving_mean" in w.path][0]
     before = to_numpy(moving).copy()
-    _fit(model, b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, losses.patchnet_losses(), epochs=1)
+    _fit(
+        model,
+        b["images"].astype("float32"),
+        {"depth": b["depth"], "normals": b["normals"]},
+        losses.patchnet_losses(),
+        epochs=1,
+    )
     assert not np.allclose(to_numpy(moving), before)
 
 
@@ -215,19 +233,30 @@ def test_metrics_compile_with_the_full_image_model():
     model = models.baseline(patch_size=32, width=2, min_overlap=8)
     model.compile(loss=losses.patchnet_losses(), metrics=metrics.patchnet_metrics(), jit_compile=False)
     b = render_batch(range(2), 48, 56)
-    result = model.evaluate(b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, verbose=0, return_dict=True)
+    result = model.evaluate(
+        b["images"].astype("float32"), {"depth": b["depth"], "normals": b["normals"]}, verbose=0, return_dict=True
+    )
     assert 0 < result["depth_depth_mae_mm"] < 1e4 and 0 <= result["normals_under_30_deg"] <= 1
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: models.baseline_network(patch_size=100), r"`patch_size` must be a positive multiple of 32 \(five 2x poolings\). Received: patch_size=100"),
+        (
+            lambda: models.baseline_network(patch_size=100),
+            r"`patch_size` must be a positive multiple of 32 \(five 2x poolings\). Received: patch_size=100",
+        ),
         (lambda: models.unet_network(width=0), r"`width` must be a positive int"),
         (lambda: models.inception_network(patch_size=64), r"supports `patch_size`=128 only"),
         (lambda: models.inception_network(encoder_activation="gelu"), r"`encoder_activation` must be 'relu' or None"),
-        (lambda: models.create_model("resnet"), r"Unknown model name 'resnet'. Available: \['baseline', 'inception', 'unet'\]"),
-        (lambda: models.PatchNet(models.baseline_network(patch_size=64, width=1), patch_size=128), r"`patch_model` must take patches of shape"),
+        (
+            lambda: models.create_model("resnet"),
+            r"Unknown model name 'resnet'. Available: \['baseline', 'inception', 'unet'\]",
+        ),
+        (
+            lambda: models.PatchNet(models.baseline_network(patch_size=64, width=1), patch_size=128),
+            r"`patch_model` must take patches of shape",
+        ),
     ],
 )
 def test_bad_arguments_get_a_clear_error(call, message):
@@ -241,7 +270,10 @@ def test_bad_arguments_get_a_clear_error(call, message):
         (np.zeros((48, 56, 3), "uint8"), r"`images` must be a 4D tensor"),
         (np.zeros((1, 48, 56, 4), "uint8"), r"`images` must have 3 \(RGB\) channels"),
         ({"image": np.zeros((1, 48, 56, 3), "uint8")}, r"A dict input needs an 'images' entry"),
-        ({"images": np.zeros((1, 48, 56, 3), "uint8"), "mask": np.ones((1, 48, 50, 1))}, r"`mask` must have shape \(batch, 48, 56, 1\)"),
+        (
+            {"images": np.zeros((1, 48, 56, 3), "uint8"), "mask": np.ones((1, 48, 50, 1))},
+            r"`mask` must have shape \(batch, 48, 56, 1\)",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(inputs, message):

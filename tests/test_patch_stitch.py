@@ -112,7 +112,9 @@ def test_conjugate_gradient_solver_gives_the_direct_solution(size, masked):
     patches = shifted_patches(depth, extract, seed=2)
     mask = disc_mask(2, *size) if masked else None
     direct = to_numpy(PatchStitch(128, min_overlap=32, mode="depth")(patches, output_size=size, foreground=mask))
-    cg = to_numpy(PatchStitch(128, min_overlap=32, mode="depth", solver="cg")(patches, output_size=size, foreground=mask))
+    cg = to_numpy(
+        PatchStitch(128, min_overlap=32, mode="depth", solver="cg")(patches, output_size=size, foreground=mask)
+    )
     np.testing.assert_allclose(cg, direct, atol=2e-5)
     assert error_up_to_a_constant(cg, depth, np.ones_like(depth) if mask is None else mask) < 2e-5
     with pytest.raises(ValueError, match="`solver` must be one of"):
@@ -187,7 +189,11 @@ def test_mixed_precision_outputs_are_finite(mode, policy):
         ((9, 32, 32), {"output_size": (64, 80)}, r"`patches` must have shape"),
         ((9, 32, 32, 3), {"output_size": (64, 80)}, "Depth `patches` must have 1 channel"),
         ((9, 32, 32, 1), {"output_size": 64}, r"`output_size` must be a tuple \(height, width\)"),
-        ((9, 32, 32, 1), {"output_size": (64, 80), "foreground": np.ones((1, 64, 81, 1))}, "`foreground` must have shape"),
+        (
+            (9, 32, 32, 1),
+            {"output_size": (64, 80), "foreground": np.ones((1, 64, 81, 1))},
+            "`foreground` must have shape",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(shape, kwargs, message):

@@ -137,8 +137,11 @@ def test_stitch_refuses_patch_counts_its_grid_cannot_give():
 def test_metrics_on_nothing_are_nan_and_count_skipped_images():
     t = np.zeros((2, 8, 8, 1), "float32")
     n = np.zeros((2, 8, 8, 3), "float32")
-    for m, (yt, yp) in [(metrics.DepthMAE(), (t, t + 1)), (metrics.MeanAngularError(), (n, n + 1)),
-                        (metrics.AngleUnder(), (n, n + 1))]:
+    for m, (yt, yp) in [
+        (metrics.DepthMAE(), (t, t + 1)),
+        (metrics.MeanAngularError(), (n, n + 1)),
+        (metrics.AngleUnder(), (n, n + 1)),
+    ]:
         m.update_state(yt, yp)
         assert np.isnan(float(to_numpy(m.result()))), m.name
         assert float(to_numpy(m.skipped)) == 2
@@ -172,13 +175,20 @@ def test_flipped_normals_turn_towards_the_target():
 
 
 CASES = [  # dtype, shape, value scale, NaN share, mask
-    ("uint8", (1, 1, 1, 3), 255, 0, False), ("float32", (2, 300, 500, 3), 1.0, 0.0, True),
-    ("uint16", (1, 33, 17, 3), 65535, 0, True), ("float64", (1, 64, 64, 3), 1e30, 0.0, False),
-    ("float32", (1, 45, 90, 3), 255, 0.3, True), ("float32", (1, 20, 20, 3), 255, 1.0, False),
-    ("float16", (1, 31, 40, 3), 255, 0.01, False), ("int32", (1, 40, 40, 3), 255, 0, True),
-    ("float32", (1, 40, 40), 255, 0, False), ("float32", (1, 40, 40, 1), 255, 0, False),
-    ("bool", (1, 40, 40, 3), 1, 0, False), ("float32", (0, 40, 40, 3), 255, 0, True),
-    ("float32", (40, 40, 3), 255, 0, False), ("float32", (1, 40, 40, 3), -255, 0.1, True),
+    ("uint8", (1, 1, 1, 3), 255, 0, False),
+    ("float32", (2, 300, 500, 3), 1.0, 0.0, True),
+    ("uint16", (1, 33, 17, 3), 65535, 0, True),
+    ("float64", (1, 64, 64, 3), 1e30, 0.0, False),
+    ("float32", (1, 45, 90, 3), 255, 0.3, True),
+    ("float32", (1, 20, 20, 3), 255, 1.0, False),
+    ("float16", (1, 31, 40, 3), 255, 0.01, False),
+    ("int32", (1, 40, 40, 3), 255, 0, True),
+    ("float32", (1, 40, 40), 255, 0, False),
+    ("float32", (1, 40, 40, 1), 255, 0, False),
+    ("bool", (1, 40, 40, 3), 1, 0, False),
+    ("float32", (0, 40, 40, 3), 255, 0, True),
+    ("float32", (40, 40, 3), 255, 0, False),
+    ("float32", (1, 40, 40, 3), -255, 0.1, True),
 ]
 
 

@@ -33,9 +33,9 @@ def test_shading_follows_the_light_model_where_unlit_by_highlights():
             break
     else:
         pytest.fail("no single-directional-light sample in 200 seeds")
-    l = np.array(p["lights"][0][1])
-    l /= np.linalg.norm(l)
-    lambert = np.clip(s.normals[s.mask] @ l, 0, None)
+    light = np.array(p["lights"][0][1])
+    light /= np.linalg.norm(light)
+    lambert = np.clip(s.normals[s.mask] @ light, 0, None)
     predicted = p["albedo"] * (p["ambient"] + p["lights"][0][2] * lambert)
     observed = s.image[s.mask].astype("float64").mean(axis=-1) / 255.0
     unsaturated = (observed < 0.98) & (observed > 0.02)

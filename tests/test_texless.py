@@ -5,7 +5,11 @@ import pytest
 
 from keras_patchnet.data import DataError, PatchNetDataset, SyntheticSource, TexlessDataset, write_synthetic
 
-SEQUENCES = {"cloth": ["Lc_top_edge", "Ll_left_edge", "Lr_tl_tr_corns"], "paper": ["Lc", "Ll"], "tshirt": ["Ld_front", "Lr_back"]}
+SEQUENCES = {
+    "cloth": ["Lc_top_edge", "Ll_left_edge", "Lr_tl_tr_corns"],
+    "paper": ["Lc", "Ll"],
+    "tshirt": ["Ld_front", "Lr_back"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +111,9 @@ def test_patch_batches_and_variable_patch_count():
     src = SyntheticSource(6, 96, 96, seed=3, resample=False)
     ds = PatchNetDataset(src, batch_size=3, mode="patches", patch_size=64, min_overlap=32)
     x, y = ds[0]
-    assert x.shape == (3 * 4, 64, 64, 3) and y["depth"].shape == (12, 64, 64, 1) and y["normals"].shape == (12, 64, 64, 3)
+    assert (
+        x.shape == (3 * 4, 64, 64, 3) and y["depth"].shape == (12, 64, 64, 1) and y["normals"].shape == (12, 64, 64, 3)
+    )
     src = SyntheticSource(6, 200, 200, seed=4, resample=False)
     ds = PatchNetDataset(src, batch_size=3, mode="patches", patch_size=64, min_overlap=8, drop_empty_patches=True)
     counts = {ds[i][0].shape[0] for i in range(len(ds))}

@@ -22,7 +22,7 @@ def small_net():
 def batches(n, seed=0):
     rng = np.random.default_rng(seed)
     # batches of very different scale and offset, as an unnormalised encoder's activations are
-    return [(rng.normal(size=(4, 6, 6, 3)) * 10.0 ** k + k).astype("float32") for k in range(n)]
+    return [(rng.normal(size=(4, 6, 6, 3)) * 10.0**k + k).astype("float32") for k in range(n)]
 
 
 def test_moving_statistics_become_the_plain_average_of_the_batch_statistics():

@@ -22,7 +22,7 @@ def test_depth_to_rgb_scales_the_foreground_and_blacks_out_the_background():
     assert rgb.dtype == np.uint8 and rgb.shape == (10, 50, 3)
     assert np.all(rgb[:, :5] == 0)
     np.testing.assert_array_equal(rgb[0, -1], np.round(viz.turbo(1.0) * 255).astype("uint8"))
-    np.testing.assert_array_equal(rgb[0, 25], np.round(viz.turbo((depth[0, 25] - 1.0)) * 255).astype("uint8"))
+    np.testing.assert_array_equal(rgb[0, 25], np.round(viz.turbo(depth[0, 25] - 1.0) * 255).astype("uint8"))
 
 
 def test_normals_to_rgb_closed_form():
@@ -50,4 +50,6 @@ def test_bad_shapes_name_the_argument():
     with pytest.raises(ValueError, match=r"`depth` must have shape \(H, W\) or \(H, W, 1\)"):
         viz.depth_to_rgb(np.zeros((2, 4, 4, 1)))
     with pytest.raises(ValueError, match="no foreground"):
-        viz.error_figure(np.zeros((4, 4, 3)), np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))
+        viz.error_figure(
+            np.zeros((4, 4, 3)), np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4, 3)), np.zeros((4, 4, 3))
+        )

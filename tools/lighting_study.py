@@ -146,8 +146,9 @@ def main(argv=None):
 
         pgrid = patch_grid(args.size, args.size, 64, 1)
         net = context_network(64, 8)
-        whole = PatchNetDataset(source, batch_size=args.batch_size, augment=True, seed=0, mode="images",
-                                intensity="image")
+        whole = PatchNetDataset(
+            source, batch_size=args.batch_size, augment=True, seed=0, mode="images", intensity="image"
+        )
         data = ContextData(whole, pgrid).data
         predict = lambda x: predict_context(net, x, pgrid)  # noqa: E731
     else:
@@ -158,8 +159,12 @@ def main(argv=None):
         predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)
     images = val["images"].astype("float32")
-    flat = evaluate_maps(val["depth"], *flat_plane(val["depth"], val["normals"])[:1], val["normals"],
-                         flat_plane(val["depth"], val["normals"])[1])["mean"]
+    flat = evaluate_maps(
+        val["depth"],
+        *flat_plane(val["depth"], val["normals"])[:1],
+        val["normals"],
+        flat_plane(val["depth"], val["normals"])[1],
+    )["mean"]
     epochs = 10_000
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * len(data), alpha=0.05)
     net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses())
@@ -169,11 +174,17 @@ def main(argv=None):
         def on_epoch_end(self, epoch, logs=None):
             depth, normals = predict(images)
             m = evaluate_maps(val["depth"], depth, val["normals"], normals)["mean"]
-            row = dict(epoch=epoch + 1, seconds=round(time.time() - start), loss=round(logs["loss"], 4),
-                       depth_mm=round(m["depth_mae_mm"], 2), angle_deg=round(m["mean_angle_deg"], 2),
-                       flat_depth_mm=round(flat["depth_mae_mm"], 2), flat_angle_deg=round(flat["mean_angle_deg"], 2),
-                       depth_ratio=round(m["depth_mae_mm"] / flat["depth_mae_mm"], 3),
-                       angle_ratio=round(m["mean_angle_deg"] / flat["mean_angle_deg"], 3))
+            row = dict(
+                epoch=epoch + 1,
+                seconds=round(time.time() - start),
+                loss=round(logs["loss"], 4),
+                depth_mm=round(m["depth_mae_mm"], 2),
+                angle_deg=round(m["mean_angle_deg"], 2),
+                flat_depth_mm=round(flat["depth_mae_mm"], 2),
+                flat_angle_deg=round(flat["mean_angle_deg"], 2),
+                depth_ratio=round(m["depth_mae_mm"] / flat["depth_mae_mm"], 3),
+                angle_ratio=round(m["mean_angle_deg"] / flat["mean_angle_deg"], 3),
+            )
             new = not os.path.exists(path)
             with open(path, "a", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(row))

@@ -7,7 +7,8 @@
 lists every command that led to the weights. `--earlier-preset NAME` takes the earlier stages from a shipped
 preset's card instead (when their run folders are gone), for a run started with `--pretrained NAME`:
 
-    python weights/build_preset.py runs/unet-stage5 unet.synthetic-calibrated --earlier-preset unet.synthetic-calibrated ...
+    python weights/build_preset.py runs/unet-stage5 unet.synthetic-calibrated \
+        --earlier-preset unet.synthetic-calibrated ...
 
 The card then names the start weights by the earlier stage's run folder, which is what the preset held then.
 
@@ -50,8 +51,9 @@ def _preset_stages(name):
     stages = [c for c in re.split(r"(?:; then )?stage \d+: ", recipe) if c]
     missing = [c for c in stages if not re.search(r"--out \S+", c) or not re.search(r"--seed \d+", c)]
     if missing:
-        raise ValueError(f"Preset {name!r} records a stage without --out or --seed, so it cannot be continued: "
-                         f"{missing[0]!r}")
+        raise ValueError(
+            f"Preset {name!r} records a stage without --out or --seed, so it cannot be continued: {missing[0]!r}"
+        )
     return stages
 
 
@@ -73,8 +75,9 @@ def _command(recipe, staged):
     """The command line of one run; a stage of several also names its output, start weights and seed."""
     skip = ("data",) if staged else ("out", "data", "pretrained", "seed")
     recipe = {**recipe, "bn_batches": recipe.get("bn_batches", 0)}  # runs older than the option had none
-    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()
-                       if v is not None and v is not False and k not in skip)
+    options = " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in recipe.items() if v is not None and v is not False and k not in skip
+    )
     return f"python examples/train_from_scratch.py {options}"
 
 
@@ -85,10 +88,17 @@ def main(argv=None):
     p.add_argument("--hardware", required=True)
     p.add_argument("--time", required=True, help="training time, e.g. '58 min'")
     p.add_argument("--earlier", action="append", default=[], help="earlier stage's run folder (repeat, in order)")
-    p.add_argument("--earlier-preset", default=None,
-                   help="a shipped preset whose card lists the earlier stages (the run started from it)")
-    p.add_argument("--min-overlap", type=int, default=None,
-                   help="the shipped grid's overlap, if not the training run's (the patch network does not change)")
+    p.add_argument(
+        "--earlier-preset",
+        default=None,
+        help="a shipped preset whose card lists the earlier stages (the run started from it)",
+    )
+    p.add_argument(
+        "--min-overlap",
+        type=int,
+        default=None,
+        help="the shipped grid's overlap, if not the training run's (the patch network does not change)",
+    )
     args = p.parse_args(argv)
 
     with open(os.path.join(args.run, "metrics.json")) as f:
@@ -115,36 +125,62 @@ def main(argv=None):
     size, lighting = metrics["image_size"], metrics.get("lighting", "rig")
     # measured again on the model as shipped (its grid may differ from the run's), by the card's command
     measured = evaluate_synthetic(model, metrics["num_images"], size, seed=TEST_SEED, lighting=lighting)
-    print(f"held-out, as shipped: {measured['model']['depth_mae_mm']['mean']:.2f} mm, "
-          f"{measured['model']['mean_angle_deg']['mean']:.2f} deg (run: {metrics['model']['depth_mae_mm']['mean']:.2f}"
-          f" mm, {metrics['model']['mean_angle_deg']['mean']:.2f} deg)")
+    print(
+        f"held-out, as shipped: {measured['model']['depth_mae_mm']['mean']:.2f} mm, "
+        f"{measured['model']['mean_angle_deg']['mean']:.2f} deg (run: {metrics['model']['depth_mae_mm']['mean']:.2f}"
+        f" mm, {metrics['model']['mean_angle_deg']['mean']:.2f} deg)"
+    )
     metrics = {**metrics, **measured}
     training = {
         "data": f"synthetic renders ({size}x{size}, lighting={lighting!r}), new renders every epoch, "
-                f"seeds (TRAIN_SEED={seeds}, epoch, i)",
-        "recipe": commands[0] if len(commands) == 1 else
-                  "; then ".join(f"stage {i}: {c}" for i, c in enumerate(commands, start=1)),
+        f"seeds (TRAIN_SEED={seeds}, epoch, i)",
+        "recipe": commands[0]
+        if len(commands) == 1
+        else "; then ".join(f"stage {i}: {c}" for i, c in enumerate(commands, start=1)),
         "hardware": args.hardware,
         "time": args.time,
     }
-    metrics_command = (f"python -m keras_patchnet.evaluation --model {config['arch']} --weights {args.name} "
-                       f"--images {metrics['num_images']} --size {size} --lighting {lighting}")
-    input_contract = hub.input_contract(config["intensity"], (
-        f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m filling "
-        f"about half the image), lighting={lighting!r}"))
+    metrics_command = (
+        f"python -m keras_patchnet.evaluation --model {config['arch']} --weights {args.name} "
+        f"--images {metrics['num_images']} --size {size} --lighting {lighting}"
+    )
+    input_contract = hub.input_contract(
+        config["intensity"],
+        (
+            f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m "
+            f"filling "
+            f"about half the image), lighting={lighting!r}"
+        ),
+    )
     folder = _folder(args.name)
     golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]
-    hub.save_preset(model, folder, name=args.name, golden_images=golden, metadata={
-        "training": training, "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
-        "metrics_command": metrics_command, "input_contract": input_contract, "license": "apache-2.0",
-    })
+    hub.save_preset(
+        model,
+        folder,
+        name=args.name,
+        golden_images=golden,
+        metadata={
+            "training": training,
+            "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
+            "metrics_command": metrics_command,
+            "input_contract": input_contract,
+            "license": "apache-2.0",
+        },
+    )
     files = {n: hub.sha256(os.path.join(folder, n)) for n in ("config.json", "model.weights.h5")}
     with open(os.path.join(folder, "metadata.json")) as f:
         params = json.load(f)["trainable_params"]
     entry = {
-        "arch": config["arch"], "repo_id": f"keras-patchnet/{args.name}", "revision": None, "files": files,
-        "config": config, "trainable_params": params, "input_contract": input_contract, "training": training,
-        "metrics": {k: metrics[k] for k in ("model", "flat_plane")}, "metrics_command": metrics_command,
+        "arch": config["arch"],
+        "repo_id": f"keras-patchnet/{args.name}",
+        "revision": None,
+        "files": files,
+        "config": config,
+        "trainable_params": params,
+        "input_contract": input_contract,
+        "training": training,
+        "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
+        "metrics_command": metrics_command,
         "license": "apache-2.0",
     }
     print(f"{args.name!r}: " + pprint.pformat(entry, width=116, sort_dicts=False) + ",")

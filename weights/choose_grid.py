@@ -33,10 +33,19 @@ def main(argv=None):
     for overlap in args.overlaps:
         model = hub.load_pretrained(arch, args.run, min_overlap=overlap)
         r = evaluate_synthetic(model, args.images, args.size, seed=VAL_SEED, lighting=args.lighting)
-        rows.append((r["model"]["depth_mae_mm"]["mean"], r["model"]["mean_angle_deg"]["mean"], overlap,
-                     r["flat_plane"]["depth_mae_mm"]["mean"], r["flat_plane"]["mean_angle_deg"]["mean"]))
-    print(f"validation split: {args.images} renders from VAL_SEED={VAL_SEED}, {args.size}x{args.size}, "
-          f"lighting={args.lighting!r}")
+        rows.append(
+            (
+                r["model"]["depth_mae_mm"]["mean"],
+                r["model"]["mean_angle_deg"]["mean"],
+                overlap,
+                r["flat_plane"]["depth_mae_mm"]["mean"],
+                r["flat_plane"]["mean_angle_deg"]["mean"],
+            )
+        )
+    print(
+        f"validation split: {args.images} renders from VAL_SEED={VAL_SEED}, {args.size}x{args.size}, "
+        f"lighting={args.lighting!r}"
+    )
     print("min_overlap | depth MAE (mm) | mean angle (deg) | flat plane")
     for mae, angle, overlap, flat_mae, flat_angle in sorted(rows):
         print(f"{overlap:11d} | {mae:14.2f} | {angle:16.2f} | {flat_mae:.2f} / {flat_angle:.2f}")

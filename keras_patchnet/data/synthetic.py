@@ -61,7 +61,12 @@ def _fold(p, q, rng):
 
 def _wrinkles(p, q, rng):
     theta, c = rng.uniform(0, np.pi), rng.uniform(-0.12, 0.12, 2)
-    a, wavelength, extent, phase = rng.uniform(0.0005, 0.0025), rng.uniform(0.03, 0.08), rng.uniform(0.03, 0.08), rng.uniform(0, 2 * np.pi)
+    a, wavelength, extent, phase = (
+        rng.uniform(0.0005, 0.0025),
+        rng.uniform(0.03, 0.08),
+        rng.uniform(0.03, 0.08),
+        rng.uniform(0, 2 * np.pi),
+    )
     d = np.array([np.cos(theta), np.sin(theta)])
     k = 2 * np.pi / wavelength
     s = (p - c[0]) * d[0] + (q - c[1]) * d[1]
@@ -128,8 +133,12 @@ RIGS = {
     "c": [((0.0, -0.2, -1.0), "directional")],
     "l": [((-1.0, -0.3, -0.8), "directional"), ((-0.6, 0.4, -1.0), "point")],
     "r": [((1.0, -0.3, -0.8), "directional"), ((0.6, 0.4, -1.0), "point"), ((0.0, -1.0, -0.7), "point")],
-    "d": [((0.0, 1.0, -0.8), "directional"), ((-0.7, 0.6, -1.0), "point"), ((0.7, 0.6, -1.0), "point"),
-          ((0.0, -0.5, -1.0), "directional")],
+    "d": [
+        ((0.0, 1.0, -0.8), "directional"),
+        ((-0.7, 0.6, -1.0), "point"),
+        ((0.7, 0.6, -1.0), "point"),
+        ((0.0, -0.5, -1.0), "directional"),
+    ],
 }
 LIGHTINGS = ("rig", "random", "fixed")
 # lighting="fixed", a calibrated set-up: one directional light from the upper right of the camera, with fixed power
@@ -145,7 +154,10 @@ def _lights(rng, lighting):
         rig = RIGS[sorted(RIGS)[int(rng.integers(len(RIGS)))]]
         return [(np.asarray(d) + rng.normal(0, 0.15, 3), kind) for d, kind in rig]
     return [
-        (np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), -rng.uniform(0.3, 1.2)]), "directional" if rng.random() < 0.5 else "point")
+        (
+            np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), -rng.uniform(0.3, 1.2)]),
+            "directional" if rng.random() < 0.5 else "point",
+        )
         for _ in range(int(rng.integers(1, 5)))
     ]
 
@@ -194,7 +206,8 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
         kind: "cloth", "paper", "garment" or None (drawn from the seed).
         lighting: "rig" (default): one of four jittered light set-ups like the dataset's Lc/Ld/Ll/Lr sequences, so
             shading is a usable cue; "random": 1-4 lights from anywhere on the camera's side (much harder: shape from
-            shading under unknown lights is ambiguous per patch); "fixed": a calibrated set-up, one directional light from
+            shading under unknown lights is ambiguous per patch); "fixed": a calibrated set-up, one directional light
+            from
             `FIXED_LIGHT` with power `FIXED_POWER`, ambient `FIXED_AMBIENT`, no highlight (shading maps to the
             angle to the light: the easiest case to learn; train with `intensity="none"` and no photometric jitter).
 
@@ -235,14 +248,21 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
     radiance, light_params = _shade(normals, points, rng, lighting)
     noise_sigma = rng.uniform(0.004, 0.02)
     radiance += noise_sigma * rng.standard_normal(radiance.shape)
-    image = (rng.uniform(0.0, 0.04) + 0.01 * rng.standard_normal((height, width, 3), dtype="float32"))
+    image = rng.uniform(0.0, 0.04) + 0.01 * rng.standard_normal((height, width, 3), dtype="float32")
     image[mask] = radiance
     image = np.clip(np.round(image * 255), 0, 255).astype("uint8")
     depth = np.zeros((height, width), "float32")
     depth[mask] = Z
     normal_map = np.zeros((height, width, 3), "float32")
     normal_map[mask] = normals
-    params = {"kind": kind, "z0": z0, "tilt": tilt.tolist(), "deformations": parts, "noise_sigma": noise_sigma, **light_params}
+    params = {
+        "kind": kind,
+        "z0": z0,
+        "tilt": tilt.tolist(),
+        "deformations": parts,
+        "noise_sigma": noise_sigma,
+        **light_params,
+    }
     return Sample(image, depth, normal_map, mask, K, params)
 
 

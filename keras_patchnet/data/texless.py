@@ -72,8 +72,10 @@ def read_image(path, native=False):
                     raise DataError(f"Cannot read image file {path}: 32-bit integer pixels outside 0-65535")
                 image = np.repeat(grey.astype("uint16")[..., None], 3, axis=-1)
             elif im.mode == "F":
-                raise DataError(f"Cannot read image file {path}: float images (mode F) are not supported; "
-                                f"save 8- or 16-bit integers")
+                raise DataError(
+                    f"Cannot read image file {path}: float images (mode F) are not supported; "
+                    f"save 8- or 16-bit integers"
+                )
             else:
                 image = np.asarray(im.convert("RGB"))
     except DataError:
@@ -214,7 +216,9 @@ class TexlessDataset:
             for obj in sorted({r.object for r in self.records}):
                 seqs = sorted({r.sequence for r in self.records if r.object == obj})
                 if len(seqs) < 2:
-                    warnings.warn(f"Object {obj!r} has one sequence; it stays in training for a sequence split")
+                    warnings.warn(
+                        f"Object {obj!r} has one sequence; it stays in training for a sequence split", stacklevel=2
+                    )
                     continue
                 n = min(len(seqs) - 1, max(1, int(round(test_fraction * len(seqs)))))
                 held |= {(obj, seqs[i]) for i in rng.permutation(len(seqs))[:n]}

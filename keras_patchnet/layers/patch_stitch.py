@@ -50,8 +50,9 @@ class PatchStitch(keras.layers.Layer):
     True
     """
 
-    def __init__(self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, solver="direct",
-                 **kwargs):
+    def __init__(
+        self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, solver="direct", **kwargs
+    ):
         super().__init__(**kwargs)
         self.patch_size, self.min_overlap, self.rule = grid_lib.check_patch_args(patch_size, min_overlap, rule)
         if mode not in MODES:
@@ -93,7 +94,9 @@ class PatchStitch(keras.layers.Layer):
             return patch_ops.stitch_depth(patches, grid, foreground, self.ridge, self.solver)
         if self.mode == "normals":
             if patches.shape[-1] != 3:
-                raise ValueError(f"Normal `patches` must have 3 channels. Received: patches.shape={tuple(patches.shape)}")
+                raise ValueError(
+                    f"Normal `patches` must have 3 channels. Received: patches.shape={tuple(patches.shape)}"
+                )
             return patch_ops.stitch_normals(patches, grid)
         return patch_ops.stitch_mean(patches, grid)
 

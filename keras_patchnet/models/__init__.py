@@ -31,8 +31,12 @@ def create_model(name, pretrained=False, patch_size=128, width=8, network_kwargs
     if pretrained is not False and pretrained is not None:
         from keras_patchnet import hub
 
-        architecture = {"patch_size": patch_size, "width": width, "network_kwargs": network_kwargs,
-                        "intensity": intensity}
+        architecture = {
+            "patch_size": patch_size,
+            "width": width,
+            "network_kwargs": network_kwargs,
+            "intensity": intensity,
+        }
         return hub.load_pretrained(name, pretrained, architecture=architecture, **kwargs)
     network = NETWORKS[name](patch_size=patch_size, width=width, intensity=intensity, **(network_kwargs or {}))
     return PatchNet(network, patch_size=patch_size, intensity=intensity, name=f"patchnet_{name}", **kwargs)

@@ -24,8 +24,7 @@ def fast_channels_last():
     from keras.src.backend.torch import nn as torch_nn
 
     original = getattr(torch_nn, "_transpose_spatial_inputs", None)
-    if (original is None or torch.is_grad_enabled() or torch.jit.is_tracing()
-            or torch.compiler.is_compiling()):
+    if original is None or torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
         yield
         return
 

@@ -7,7 +7,9 @@ from keras_patchnet.models import blocks
 
 def check_patch_network_args(patch_size, width):
     if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 32 or patch_size % 32:
-        raise ValueError(f"`patch_size` must be a positive multiple of 32 (five 2x poolings). Received: patch_size={patch_size!r}")
+        raise ValueError(
+            f"`patch_size` must be a positive multiple of 32 (five 2x poolings). Received: patch_size={patch_size!r}"
+        )
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"`width` must be a positive int. Received: width={width!r}")
 

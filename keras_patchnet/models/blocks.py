@@ -4,7 +4,6 @@ import keras
 from keras import layers
 
 
-
 def conv_bn_relu(x, filters, name, transpose=False, batch_norm=True):
     """3x3 "same" convolution (or stride-1 transposed convolution, as in the report's UNet), BatchNorm, ReLU."""
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D

@@ -23,7 +23,12 @@ class _Convs:
     def __call__(self, x, filters, kernel, strides=1, padding="same"):
         self.count += 1
         return layers.Conv2D(
-            filters, kernel, strides=strides, padding=padding, activation=self.activation, name=f"encoder_conv{self.count}"
+            filters,
+            kernel,
+            strides=strides,
+            padding=padding,
+            activation=self.activation,
+            name=f"encoder_conv{self.count}",
         )(x)
 
 
@@ -92,7 +97,9 @@ def inception_network(patch_size=128, width=8, encoder_activation="relu", intens
     if patch_size != 128:
         raise ValueError(f"The Inception encoder supports `patch_size`=128 only. Received: patch_size={patch_size}")
     if encoder_activation not in ("relu", None):
-        raise ValueError(f"`encoder_activation` must be 'relu' or None. Received: encoder_activation={encoder_activation!r}")
+        raise ValueError(
+            f"`encoder_activation` must be 'relu' or None. Received: encoder_activation={encoder_activation!r}"
+        )
     inputs = keras.Input((patch_size, patch_size, 3), name="patches")
     x = blocks.input_normalization(inputs, intensity)
     code = _inception_encoder(x, width, encoder_activation)

@@ -19,8 +19,10 @@ def read_images(images):
     """Images of any supported dtype -> float32 on the 0-255 scale (the input contract of `PatchNet`)."""
     dtype = keras.backend.standardize_dtype(images.dtype)
     if dtype == "bool":
-        raise TypeError("`images` must be uint8, uint16 or float RGB, not bool (a mask? pass it as "
-                        "{'images': ..., 'mask': ...}). Received: images.dtype=bool")
+        raise TypeError(
+            "`images` must be uint8, uint16 or float RGB, not bool (a mask? pass it as "
+            "{'images': ..., 'mask': ...}). Received: images.dtype=bool"
+        )
     if dtype == "uint16":
         return keras.ops.cast(images, "float32") * (255.0 / 65535.0)
     if "int" not in dtype and "float" not in dtype:
@@ -41,12 +43,18 @@ def check_host_images(images, intensity, stacklevel=3):
         return
     bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
     if bad:
-        warnings.warn(f"`images` holds {bad} non-finite value(s) (NaN or inf); those pixels are read as background "
-                      f"(0) and left out of the foreground.", stacklevel=stacklevel)
+        warnings.warn(
+            f"`images` holds {bad} non-finite value(s) (NaN or inf); those pixels are read as background "
+            f"(0) and left out of the foreground.",
+            stacklevel=stacklevel,
+        )
     finite = images[np.isfinite(images)]
     if intensity == "none" and finite.size and finite.max() <= 1.0:
-        warnings.warn("Float `images` are all <= 1, but this model reads absolute brightness on the 0-255 scale "
-                      "(intensity='none'): multiply [0, 1] images by 255.", stacklevel=stacklevel)
+        warnings.warn(
+            "Float `images` are all <= 1, but this model reads absolute brightness on the 0-255 scale "
+            "(intensity='none'): multiply [0, 1] images by 255.",
+            stacklevel=stacklevel,
+        )
 
 
 def _batch_of(x):
@@ -139,7 +147,11 @@ class PatchNet(keras.Model):
         self.stitch_depth = PatchStitch(**grid, mode="depth", solver=depth_solver, name="stitch_depth")
         self.stitch_normals = PatchStitch(**grid, mode="normals", name="stitch_normals")
         refine_args = dict(
-            diameter=refine_diameter, sigma_space=refine_sigma_space, region=refine_region, seam_width=seam_width, **grid
+            diameter=refine_diameter,
+            sigma_space=refine_sigma_space,
+            region=refine_region,
+            seam_width=seam_width,
+            **grid,
         )
         self.refine_depth = BilateralRefine(sigma_range=depth_sigma_range, name="refine_depth", **refine_args)
         self.refine_normals = BilateralRefine(
@@ -150,10 +162,12 @@ class PatchNet(keras.Model):
         self.refine_diameter, self.refine_sigma_space = refine_diameter, refine_sigma_space
         self.depth_sigma_range, self.normals_sigma_range = depth_sigma_range, normals_sigma_range
         self.depth_solver = depth_solver
-        if patch_batch_size is not None and (isinstance(patch_batch_size, bool) or not isinstance(patch_batch_size, int)
-                                             or patch_batch_size < 1):
-            raise ValueError(f"`patch_batch_size` must be a positive int or None. Received: "
-                             f"patch_batch_size={patch_batch_size!r}")
+        if patch_batch_size is not None and (
+            isinstance(patch_batch_size, bool) or not isinstance(patch_batch_size, int) or patch_batch_size < 1
+        ):
+            raise ValueError(
+                f"`patch_batch_size` must be a positive int or None. Received: patch_batch_size={patch_batch_size!r}"
+            )
         self.patch_batch_size = patch_batch_size
         self.built = True  # the patch network is built already; the other layers hold no weights
 

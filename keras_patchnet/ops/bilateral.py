@@ -26,7 +26,9 @@ def check_bilateral_args(diameter, sigma_space, sigma_range, range_distance, win
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
             raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
     if range_distance not in RANGE_DISTANCES:
-        raise ValueError(f"`range_distance` must be one of {RANGE_DISTANCES}. Received: range_distance={range_distance!r}")
+        raise ValueError(
+            f"`range_distance` must be one of {RANGE_DISTANCES}. Received: range_distance={range_distance!r}"
+        )
     if window not in WINDOWS:
         raise ValueError(f"`window` must be one of {WINDOWS}. Received: window={window!r}")
 

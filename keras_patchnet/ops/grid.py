@@ -24,7 +24,8 @@ RULES = ("even", "half_stride")
 
 
 class PatchGrid(NamedTuple):
-    """Patch layout of one image size. Patch ``k = iy * len(origins_x) + ix`` starts at (origins_y[iy], origins_x[ix])."""
+    """Patch layout of one image size. Patch ``k = iy * len(origins_x) + ix`` starts at
+    (origins_y[iy], origins_x[ix])."""
 
     height: int
     width: int
@@ -89,9 +90,7 @@ def patch_grid(height, width, patch_size=128, min_overlap=None, rule="even"):
     patch_size, min_overlap, rule = check_patch_args(patch_size, min_overlap, rule)
     for name, value in (("height", height), ("width", width)):
         if value is None or int(value) < 1:
-            raise ValueError(
-                f"Image `{name}` must be a known positive int (static shape). Received: {name}={value!r}"
-            )
+            raise ValueError(f"Image `{name}` must be a known positive int (static shape). Received: {name}={value!r}")
     return _patch_grid(int(height), int(width), patch_size, min_overlap, rule)
 
 

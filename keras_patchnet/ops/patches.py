@@ -243,6 +243,7 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     gauge = _const(ridge * np.eye(N) + np.full((N, N), 1.0 / N), dtype)
     system = laplacian + scale[:, None, None] * gauge
     system = ops.broadcast_to(system, (ops.shape(b)[0], N, N))
+
     def solve(rhs):
         return ops.linalg.solve(system, rhs) if solver == "direct" else _solve_cg(system, rhs, 2 * N)
 
