@@ -2,6 +2,7 @@
 `keras-patchnet predict --sample` work: the default weights install with the package."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -15,6 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def installed(tmp_path_factory):
     """The package built as a wheel and installed into a folder of its own (dependencies from this environment)."""
     tmp = tmp_path_factory.mktemp("install")
+    source = tmp / "source"  # a copy, so that the build leaves nothing in the checkout and no stale build/ is packed
+    ignore = shutil.ignore_patterns(".venv", ".git", "build", "dist", "runs", "out", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=ignore)
     build = subprocess.run(
         [
             sys.executable,
@@ -26,7 +30,7 @@ def installed(tmp_path_factory):
             "-q",
             "-w",
             str(tmp / "dist"),
-            ROOT,
+            str(source),
         ],
         capture_output=True,
         text=True,
