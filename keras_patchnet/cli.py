@@ -17,13 +17,15 @@ import json
 import os
 import sys
 
+from keras_patchnet.constants import ARCHITECTURES
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
 # (the size and light of the shipped UNet's training renders).
 SAMPLE = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png"
 )  # = data.SAMPLE (no Keras import here)
-MODELS = ("baseline", "unet", "inception")
+MODELS = ARCHITECTURES
 BACKENDS = ("tensorflow", "torch", "jax")  # keras_patchnet.models.list_models(), without importing Keras here
 
 
@@ -361,7 +363,7 @@ def train(args):
 
 
 def push(args):
-    from keras_patchnet import hub
+    from keras_patchnet import hub, models
 
     config_path = os.path.join(args.folder, hub.CONFIG_FILE)
     if not os.path.isfile(config_path):
@@ -371,7 +373,7 @@ def push(args):
     if arch not in MODELS:
         raise CLIError(f"{config_path}: unknown architecture {arch!r}, expected one of {MODELS}")
     try:
-        model = hub.load_pretrained(arch, args.folder)
+        model = models.create_model(arch, pretrained=args.folder)
     except (hub.WeightsError, ValueError) as e:
         raise CLIError(str(e)) from None
     metadata = {}

@@ -124,15 +124,6 @@ def _check_folder(folder, name=None, expected_config=None):
     return config, weights
 
 
-def build_from_config(config, **kwargs):
-    """The untrained `PatchNet` described by a preset's config.json (kwargs: refinement options of `PatchNet`)."""
-    from keras_patchnet import models
-
-    config = {**config, **kwargs}
-    arch = config.pop("arch")
-    return models.create_model(arch, **config)
-
-
 def load_weights(model, weights, label):
     try:
         model.load_weights(weights)
@@ -141,28 +132,30 @@ def load_weights(model, weights, label):
     return model
 
 
-def load_pretrained(arch, pretrained, architecture=None, cache_dir=None, endpoint=None, **kwargs):
-    """The model of `arch` with pretrained weights. `pretrained`: True, a tag, a preset name, or a local folder
-    (holding config.json and model.weights.h5, e.g. written by `save_preset`) or `.weights.h5` file, which is
-    loaded into the model of `architecture` ({"patch_size", "width", "network_kwargs"})."""
+def resolve_weights(arch, pretrained, architecture=None, cache_dir=None, endpoint=None):
+    """Where the pretrained weights of `arch` are and which architecture they need: (config, weights file, label).
+
+    `pretrained`: True, a tag, a preset name (downloaded at its pinned revision and sha256-checked, or found
+    installed with the package or in a source checkout), a local folder (config.json + model.weights.h5, e.g. from
+    `save_preset`), or a `.weights.h5` file, which needs `architecture` ({"patch_size", "width",
+    "network_kwargs", "intensity"}). `keras_patchnet.models` builds the model from the config and loads the file
+    with `load_weights`; this module never builds models."""
     if isinstance(pretrained, (str, os.PathLike)) and os.path.exists(pretrained):
         path = os.fspath(pretrained)
         if os.path.isfile(path):
-            from keras_patchnet import models
-
-            model = models.create_model(arch, **(architecture or {}), **kwargs)
-            return load_weights(model, path, f"file {path!r}")
+            given = {k: v for k, v in (architecture or {}).items() if v is not None}
+            return {"arch": arch, **given}, path, f"file {path!r}"
         config, weights = _check_folder(path)
         if config.get("arch") != arch:
             raise WeightsError(f"Folder {path!r} holds {config.get('arch')!r} weights, not {arch!r}")
-        return load_weights(build_from_config(config, **kwargs), weights, f"folder {path!r}")
+        return config, weights, f"folder {path!r}"
     if not isinstance(pretrained, (bool, str)):
         raise ValueError(f"`pretrained` must be a bool, a preset tag or name, or a path. Received: {pretrained!r}")
     name = resolve_preset(arch, pretrained)
     preset = presets_lib.PRESETS[name]
     folder = local_preset_folder(name) or download_preset(name, cache_dir=cache_dir, endpoint=endpoint)
     _, weights = _check_folder(folder, name, preset["config"])
-    return load_weights(build_from_config(preset["config"], **kwargs), weights, f"preset {name!r}")
+    return dict(preset["config"]), weights, f"preset {name!r}"
 
 
 def local_preset_folder(name):
@@ -179,14 +172,22 @@ def local_preset_folder(name):
 
 
 def model_config(model):
-    """The constructor config of a `PatchNet` built by `keras_patchnet.models` (for config.json)."""
-    net = model.patch_model
-    arch = net.name
-    width = net.get_layer("depth_decoder_s5_0_conv").filters
-    config = {"arch": arch, "patch_size": model.patch_size, "width": width, "min_overlap": model.min_overlap}
-    if arch == "inception":
-        activation = net.get_layer("encoder_conv1").activation.__name__
-        config["network_kwargs"] = {"encoder_activation": None if activation == "linear" else activation}
+    """The constructor config of a `PatchNet` built by `keras_patchnet.models` (for config.json), from the
+    architecture the model records (`PatchNet.architecture`) and its grid."""
+    architecture = getattr(model, "architecture", None)
+    if not architecture:
+        raise ValueError(
+            f"{getattr(model, 'name', model)!r} records no architecture: build it with keras_patchnet.models "
+            f"(create_model, unet, ...) to save or publish it as a preset"
+        )
+    config = {
+        "arch": architecture["arch"],
+        "patch_size": model.patch_size,
+        "width": architecture["width"],
+        "min_overlap": model.min_overlap,
+    }
+    if architecture.get("network_kwargs"):
+        config["network_kwargs"] = dict(architecture["network_kwargs"])
     if model.intensity != "patch":
         config["intensity"] = model.intensity
     return config

@@ -20,8 +20,7 @@ import time
 import numpy as np
 
 # Plain Python up to `train`: the CLI reads DEFAULTS before it has chosen the Keras backend.
-TRAIN_SEED, TEST_SEED = 0, 1_000_000_007  # the same as keras_patchnet.data's (asserted by the tests)
-VAL_SEED = 424242  # validation renders: neither the training stream (TRAIN_SEED, epoch, i) nor the test split
+from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED  # noqa: F401  (VAL_SEED: tools import it here)
 
 DEFAULTS = dict(
     model="unet",

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_patchnet import geometry, hub, presets
+from keras_patchnet import geometry, hub, models, presets
 from keras_patchnet.data import write_synthetic
 from tests.hub_server import FakeHub
 
@@ -28,7 +28,7 @@ def load_example(name):
 def tiny_unet(tmp_path_factory):
     keras.utils.set_random_seed(0)
     config = {"arch": "unet", "patch_size": 32, "width": 2, "min_overlap": 8}
-    return hub.save_preset(hub.build_from_config(config), str(tmp_path_factory.mktemp("w") / "unet.tiny"))
+    return hub.save_preset(models.build_from_config(config), str(tmp_path_factory.mktemp("w") / "unet.tiny"))
 
 
 @pytest.mark.skipif(not presets.list_pretrained("unet"), reason="no pretrained UNet in the preset table")
@@ -49,7 +49,7 @@ def test_finetune_then_publish(tiny_unet, tmp_path):
     )
     assert len(losses) == 2 and all(np.isfinite(losses))
     assert {"config.json", "model.weights.h5", "metadata.json", "README.md"} <= set(os.listdir(out))
-    model = hub.load_pretrained("unet", tiny_unet)
+    model = models.create_model("unet", pretrained=tiny_unet)
     finetune.set_encoder_trainable(model.patch_model, False)
     assert model.patch_model.trainable_weights and not any(
         w.path.startswith("encoder") for w in model.patch_model.trainable_weights
@@ -63,7 +63,10 @@ def test_finetune_then_publish(tiny_unet, tmp_path):
         (tmp_path / "pulled").mkdir()
         for name in ("config.json", "model.weights.h5"):
             (tmp_path / "pulled" / name).write_bytes(files[name])
-        pulled, local = hub.load_pretrained("unet", str(tmp_path / "pulled")), hub.load_pretrained("unet", out)
+        pulled, local = (
+            models.create_model("unet", pretrained=str(tmp_path / "pulled")),
+            models.create_model("unet", pretrained=out),
+        )
         for a, b in zip(pulled.get_weights(), local.get_weights()):
             np.testing.assert_array_equal(a, b)
     finally:

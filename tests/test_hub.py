@@ -25,7 +25,7 @@ def server():
 @pytest.fixture
 def published(server, tmp_path, monkeypatch):
     """A tiny baseline preset, written by save_preset, committed to the fake Hub and entered in the table."""
-    model = hub.build_from_config(CONFIG)
+    model = models.build_from_config(CONFIG)
     images = render_batch([1], 40, 48)["images"]
     folder = hub.save_preset(model, str(tmp_path / "preset"), name="baseline.tiny", golden_images=images)
     files = {name: open(os.path.join(folder, name), "rb").read() for name in sorted(os.listdir(folder))}
@@ -109,7 +109,7 @@ def test_truncated_download_is_an_error(published, server):
 
 def test_upload_then_download_round_trip(server, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_fake")
-    model = hub.build_from_config(CONFIG)
+    model = models.build_from_config(CONFIG)
     images = render_batch([2], 40, 48)["images"]
     info = hub.push_to_hub(
         model, "someone/my-baseline", golden_images=images, endpoint=server.endpoint, token="hf_fake"
@@ -134,7 +134,7 @@ def test_upload_then_download_round_trip(server, tmp_path, monkeypatch):
 
 
 def test_local_folder_and_file(tmp_path):
-    model = hub.build_from_config(CONFIG)
+    model = models.build_from_config(CONFIG)
     folder = hub.save_preset(model, str(tmp_path / "p"))
     images = render_batch([3], 40, 48)["images"]
     expected = to_numpy(model(images)["depth"])
@@ -146,7 +146,7 @@ def test_local_folder_and_file(tmp_path):
 
 
 def test_mismatching_or_corrupt_local_weights_are_refused(tmp_path):
-    folder = hub.save_preset(hub.build_from_config(CONFIG), str(tmp_path / "p"))
+    folder = hub.save_preset(models.build_from_config(CONFIG), str(tmp_path / "p"))
     with pytest.raises(hub.WeightsError, match="holds 'baseline' weights, not 'unet'"):
         models.unet(pretrained=folder)
     with pytest.raises(hub.WeightsError, match=r"Cannot load the weights of file .* into patchnet_baseline"):
@@ -185,3 +185,26 @@ def test_shipped_presets_load_from_the_source_checkout_and_reproduce_their_golde
         out = model.predict_on_batch(golden["images"].astype("float32"))
         np.testing.assert_allclose(np.asarray(out["depth"]), golden["depth"], atol=1e-4)
         np.testing.assert_allclose(np.asarray(out["normals"]), golden["normals"], atol=1e-4)
+
+
+def test_hub_never_imports_models_and_the_model_carries_its_architecture():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(hub))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "models" not in imported and "keras_patchnet.models" not in imported  # imports go models -> hub
+    model = models.inception(patch_size=128, width=1, min_overlap=8)
+    assert model.architecture == {"arch": "inception", "width": 1, "network_kwargs": {"encoder_activation": "relu"}}
+    clone = models.PatchNet.from_config(model.get_config())
+    assert clone.architecture == model.architecture
+    assert hub.model_config(clone) == {
+        "arch": "inception",
+        "patch_size": 128,
+        "width": 1,
+        "min_overlap": 8,
+        "network_kwargs": {"encoder_activation": "relu"},
+    }
+    with pytest.raises(ValueError, match="records no architecture"):
+        hub.model_config(models.PatchNet(model.patch_model, patch_size=128))

@@ -105,7 +105,7 @@ def test_image_intensity_mode_keeps_brightness_between_patches_and_ignores_image
     via_model = model.patch_model(model.extract(images * 255.0 / images.max()))
     np.testing.assert_allclose(to_numpy(direct["depth"]), to_numpy(via_model["depth"]), atol=1e-5)
     assert hub.model_config(model)["intensity"] == "image"
-    clone = hub.build_from_config(hub.model_config(model))
+    clone = models.build_from_config(hub.model_config(model))
     assert clone.intensity == "image"
     path = str(tmp_path / "m.keras")
     model.save(path)

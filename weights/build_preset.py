@@ -23,7 +23,7 @@ import os
 import pprint
 import re
 
-from keras_patchnet import hub
+from keras_patchnet import hub, models
 from keras_patchnet.data import TEST_SEED, render_batch
 from keras_patchnet.evaluation import evaluate_synthetic
 
@@ -106,7 +106,7 @@ def main(argv=None):
     with open(os.path.join(args.run, "config.json")) as f:
         config = json.load(f)
     grid = {} if args.min_overlap is None else {"min_overlap": args.min_overlap}
-    model = hub.load_pretrained(config["arch"], args.run, **grid)
+    model = models.create_model(config["arch"], pretrained=args.run, **grid)
     config = hub.model_config(model)
     recipe = metrics["recipe"]
     if args.earlier_preset:

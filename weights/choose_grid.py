@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
-    from keras_patchnet import hub
+    from keras_patchnet import models
     from keras_patchnet.evaluation import evaluate_synthetic
     from keras_patchnet.training import VAL_SEED
 
@@ -31,7 +31,7 @@ def main(argv=None):
         arch = json.load(f)["arch"]
     rows = []
     for overlap in args.overlaps:
-        model = hub.load_pretrained(arch, args.run, min_overlap=overlap)
+        model = models.create_model(arch, pretrained=args.run, min_overlap=overlap)
         r = evaluate_synthetic(model, args.images, args.size, seed=VAL_SEED, lighting=args.lighting)
         rows.append(
             (

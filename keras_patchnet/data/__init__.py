@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
 from keras_patchnet.data.dataset import PatchNetDataset, SyntheticSource, cut_patches, relative_depth
 from keras_patchnet.data.synthetic import KINDS, Sample, intrinsics, render, render_batch
@@ -22,10 +23,6 @@ def load_sample(with_truth=False):
         mask = f["mask"].astype(bool)
     return (image, mask, truth) if with_truth else (image, mask)
 
-
-# Seeds of the fixed synthetic splits: training draws from TRAIN_SEED, the held-out test set from TEST_SEED.
-TRAIN_SEED = 0
-TEST_SEED = 1_000_000_007
 
 __all__ = [
     "render",
@@ -50,4 +47,5 @@ __all__ = [
     "jitter_photometric",
     "TRAIN_SEED",
     "TEST_SEED",
+    "VAL_SEED",
 ]

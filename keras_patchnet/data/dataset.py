@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_patchnet.constants import INTENSITIES
 from keras_patchnet.data.augment import augment as augment_sample
 from keras_patchnet.data.synthetic import render
 from keras_patchnet.ops.grid import patch_grid
@@ -102,8 +103,8 @@ class PatchNetDataset(keras.utils.PyDataset):
             raise ValueError("`source` has no samples")
         self.source, self.batch_size, self.mode = source, batch_size, mode
         self.patch_size, self.min_overlap, self.rule = patch_size, min_overlap, rule
-        if intensity not in ("patch", "image", "none"):
-            raise ValueError(f"`intensity` must be 'patch', 'image' or 'none'. Received: intensity={intensity!r}")
+        if intensity not in INTENSITIES:
+            raise ValueError(f"`intensity` must be one of {INTENSITIES}. Received: intensity={intensity!r}")
         self.relative_depth, self.augment, self.flip, self.shuffle = relative_depth, augment, flip, shuffle
         self.intensity = intensity
         self.drop_empty_patches, self.seed, self.epoch = drop_empty_patches, seed, 0

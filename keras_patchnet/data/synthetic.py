@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from keras_patchnet.constants import LIGHTINGS
+
 KINDS = ("cloth", "paper", "garment")
 DEPTH_RANGE = (1.0, 1.4)  # metres, distance of the sheet's centre
 FOCAL_AT_224 = 525.0  # Kinect-like focal length in pixels, for a 224-pixel-wide crop at native resolution
@@ -140,7 +142,7 @@ RIGS = {
         ((0.0, -0.5, -1.0), "directional"),
     ],
 }
-LIGHTINGS = ("rig", "random", "fixed")
+
 # lighting="fixed", a calibrated set-up: one directional light from the upper right of the camera, with fixed power
 # and ambient light and no highlight, so that shading tells the angle to the light up to albedo (0.8-0.95) and noise.
 FIXED_LIGHT, FIXED_POWER, FIXED_AMBIENT = (0.3, -0.4, -1.0), 0.8, 0.1

@@ -4,13 +4,22 @@
 `.patch_model` is the encoder-decoder on patches. `list_models()` names them.
 """
 
+import importlib
+import inspect
+
+from keras_patchnet import hub
+from keras_patchnet.constants import ARCHITECTURES
 from keras_patchnet.models.baseline import baseline_network
 from keras_patchnet.models.blocks import IntensityNormalization
 from keras_patchnet.models.inception import inception_network
 from keras_patchnet.models.patchnet import PatchNet
 from keras_patchnet.models.unet import unet_network
 
-NETWORKS = {"baseline": baseline_network, "unet": unet_network, "inception": inception_network}
+# The one registry: `keras_patchnet.models.<name>.<name>_network` for every name in constants.ARCHITECTURES.
+NETWORKS = {
+    name: getattr(importlib.import_module(f"keras_patchnet.models.{name}"), f"{name}_network") for name in ARCHITECTURES
+}
+_GRID_ARGS = ("patch_size", "width", "intensity", "name")
 
 
 def list_models():
@@ -18,28 +27,63 @@ def list_models():
     return sorted(NETWORKS)
 
 
-def create_model(name, pretrained=False, patch_size=128, width=8, network_kwargs=None, intensity="patch", **kwargs):
+def network_arguments(name, network_kwargs=None):
+    """The network's own arguments (beyond patch size, width and intensity), defaults filled in: what a config
+    records, e.g. {"encoder_activation": "relu"} for Inception, {} for the others."""
+    params = inspect.signature(NETWORKS[name]).parameters
+    own = {k: p.default for k, p in params.items() if k not in _GRID_ARGS}
+    unknown = set(network_kwargs or {}) - set(own)
+    if unknown:
+        raise ValueError(f"Unknown `network_kwargs` {sorted(unknown)} for {name!r}. Known: {sorted(own)}")
+    return {**own, **(network_kwargs or {})}
+
+
+def create_model(
+    name,
+    pretrained=False,
+    patch_size=128,
+    width=8,
+    network_kwargs=None,
+    intensity="patch",
+    cache_dir=None,
+    endpoint=None,
+    **kwargs,
+):
     """A `PatchNet` with the `name` patch network. `kwargs` go to `PatchNet` (grid, refinement).
 
     `pretrained`: False, True (the default weights of `name`), a tag or preset name (see
     `keras_patchnet.presets.list_pretrained()`), or a local folder / `.weights.h5` file. A preset or folder brings
-    its own architecture (config.json); `patch_size` and `width` then only apply to a bare `.weights.h5` file.
-    `cache_dir` and `endpoint` in kwargs go to the Hub download. `intensity`: "patch" (each patch divided by its
-    maximum) or "image" (each image scaled to a maximum of 255 before it is cut; see `PatchNet`)."""
+    its own architecture (config.json); `patch_size`, `width`, `network_kwargs` and `intensity` then only apply to
+    a bare `.weights.h5` file. `cache_dir` and `endpoint` go to the Hub download. `intensity`: see `PatchNet`."""
     if name not in NETWORKS:
         raise ValueError(f"Unknown model name {name!r}. Available: {list_models()}")
     if pretrained is not False and pretrained is not None:
-        from keras_patchnet import hub
-
         architecture = {
             "patch_size": patch_size,
             "width": width,
             "network_kwargs": network_kwargs,
             "intensity": intensity,
         }
-        return hub.load_pretrained(name, pretrained, architecture=architecture, **kwargs)
-    network = NETWORKS[name](patch_size=patch_size, width=width, intensity=intensity, **(network_kwargs or {}))
-    return PatchNet(network, patch_size=patch_size, intensity=intensity, name=f"patchnet_{name}", **kwargs)
+        config, weights, label = hub.resolve_weights(name, pretrained, architecture, cache_dir, endpoint)
+        return hub.load_weights(build_from_config(config, **kwargs), weights, label)
+    own = network_arguments(name, network_kwargs)
+    network = NETWORKS[name](patch_size=patch_size, width=width, intensity=intensity, **own)
+    architecture = {"arch": name, "width": width, "network_kwargs": own}
+    return PatchNet(
+        network,
+        patch_size=patch_size,
+        intensity=intensity,
+        architecture=architecture,
+        name=f"patchnet_{name}",
+        **kwargs,
+    )
+
+
+def build_from_config(config, **kwargs):
+    """The untrained `PatchNet` described by a preset's config.json ({"arch", "patch_size", "width",
+    "min_overlap", ...}; kwargs: grid and refinement options of `PatchNet` that override it)."""
+    config = {**config, **kwargs}
+    return create_model(config.pop("arch"), **config)
 
 
 def baseline(pretrained=False, patch_size=128, width=8, **kwargs):
@@ -70,5 +114,7 @@ __all__ = [
     "unet_network",
     "inception_network",
     "create_model",
+    "build_from_config",
+    "network_arguments",
     "list_models",
 ]

@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from keras_patchnet.constants import INTENSITIES
+
 
 def conv_bn_relu(x, filters, name, transpose=False, batch_norm=True):
     """3x3 "same" convolution (or stride-1 transposed convolution, as in the report's UNet), BatchNorm, ReLU."""
@@ -44,9 +46,6 @@ def decoder(x, width, out_channels, name, skips=None, transpose=False):
         for i in range(n):
             x = conv_bn_relu(x, filters, f"{name}_s{stage}_{i}", transpose=transpose)
     return layers.Conv2D(out_channels, 1, name=f"{name}_head", dtype="float32")(x)
-
-
-INTENSITIES = ("patch", "image", "none")
 
 
 @keras.saving.register_keras_serializable(package="keras_patchnet")

@@ -9,10 +9,12 @@ from keras_patchnet.ops.patches import check_image_shape
 
 
 def _normalization_scope(patch_model):
-    try:
-        return patch_model.get_layer("intensity_normalization").scope
-    except (ValueError, AttributeError):  # a custom patch network without our first layer
-        return None
+    """The scope of the patch network's `IntensityNormalization` layer (found by type), or None for a network
+    without one."""
+    for layer in patch_model.layers:
+        if isinstance(layer, blocks.IntensityNormalization):
+            return layer.scope
+    return None
 
 
 def read_images(images):
@@ -105,6 +107,9 @@ class PatchNet(keras.Model):
         patch_batch_size: in inference, the patch network runs over at most this many patches at a time (default
             256: about 0.3 GB of activations for the UNet at P = 64), so its memory is set by the chunk, not the
             image; None runs all patches of the batch at once. Training always runs one batch (BatchNorm).
+        architecture: what built `patch_model`, recorded in the config: {"arch": name, "width": ...,
+            "network_kwargs": {...}} (set by `keras_patchnet.models`; None for a network of your own). Presets
+            and `keras_patchnet.hub.model_config` read it; nothing reads layer names.
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class PatchNet(keras.Model):
         depth_solver="direct",
         intensity="patch",
         patch_batch_size=256,
+        architecture=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -169,6 +175,7 @@ class PatchNet(keras.Model):
                 f"`patch_batch_size` must be a positive int or None. Received: patch_batch_size={patch_batch_size!r}"
             )
         self.patch_batch_size = patch_batch_size
+        self.architecture = None if architecture is None else dict(architecture)
         self.built = True  # the patch network is built already; the other layers hold no weights
 
     def build(self, input_shape=None):
@@ -260,6 +267,7 @@ class PatchNet(keras.Model):
             "depth_solver": self.depth_solver,
             "intensity": self.intensity,
             "patch_batch_size": self.patch_batch_size,
+            "architecture": self.architecture,
         }
 
     @classmethod

@@ -1,0 +1,17 @@
+"""Facts the package defines once, in plain Python (no Keras import), so the CLI can read them before it has chosen
+a Keras backend.
+
+- `ARCHITECTURES`: the patch networks; `keras_patchnet.models.<name>` holds `<name>_network` for each, so a new
+  architecture is its own file plus one name here.
+- `INTENSITIES`: how pixel values reach the network (see `PatchNet`).
+- `LIGHTINGS`: the renderer's light set-ups (see `keras_patchnet.data.render`).
+- Seeds of the synthetic splits: training draws from `TRAIN_SEED` (seeds (TRAIN_SEED, epoch, i)), validation from
+  `VAL_SEED`, the held-out test split from `TEST_SEED` (seeds TEST_SEED + i); none overlaps another.
+"""
+
+ARCHITECTURES = ("baseline", "inception", "unet")
+INTENSITIES = ("patch", "image", "none")
+LIGHTINGS = ("rig", "random", "fixed")
+TRAIN_SEED = 0
+VAL_SEED = 424242
+TEST_SEED = 1_000_000_007
