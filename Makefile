@@ -21,7 +21,7 @@ predict: install
 	$(VENV)/bin/keras-patchnet predict --sample --out out/predict
 
 demo: install
-	$(PY) -m keras_patchnet.demo --out out/demo
+	$(PY) tools/demo.py --out out/demo
 
 test: install
 	@status=0; for b in $(BACKENDS); do \

@@ -20,10 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_args(argv=None):
-    from keras_patchnet.training import add_arguments, parse_pretrained
+    from keras_patchnet.cli import add_training_arguments
+    from keras_patchnet.constants import parse_weights
 
-    args = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0])).parse_args(argv)
-    args.pretrained = parse_pretrained(args.pretrained)
+    args = add_training_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0])).parse_args(argv)
+    args.pretrained = parse_weights(args.pretrained)
     return args
 
 

@@ -10,11 +10,13 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "constants",
     "data",
     "evaluation",
     "export",
     "geometry",
     "hub",
+    "io",
     "layers",
     "losses",
     "metrics",

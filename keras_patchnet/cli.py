@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from keras_patchnet.constants import ARCHITECTURES
+from keras_patchnet.constants import ARCHITECTURES, parse_weights, weights_label
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
@@ -95,10 +95,8 @@ def build_parser():
     p.add_argument("--figures", type=int, default=8, help="error heat-map figures to write (default 8)")
     _add_model_options(p)
 
-    from keras_patchnet import training  # plain Python; Keras is imported by `train` later
-
     p = sub.add_parser("train", parents=[common], help="train on synthetic renders or a dataset folder (resumable)")
-    training.add_arguments(p, skip=("model", "pretrained", "verbose"))
+    add_training_arguments(p, skip=("model", "pretrained", "verbose"))
     _add_model_options(p, pretrained_default="none")
 
     p = sub.add_parser(
@@ -140,19 +138,26 @@ def _select_backend(argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _load_model(args):
-    from keras_patchnet import hub, models, training
+def add_training_arguments(parser, skip=("verbose",)):
+    """Adds a --option for every entry of `keras_patchnet.training.DEFAULTS` (but `skip`) to an argparse parser."""
+    from keras_patchnet.training import DEFAULTS
 
-    weights = args.weights
-    pretrained = training.parse_pretrained(weights)
+    kinds = {"lr": float, "time_budget": float, "pretrained": str}
+    for key, default in DEFAULTS.items():
+        if key not in skip:
+            kind = kinds.get(key, int if isinstance(default, int) else str)
+            parser.add_argument("--" + key.replace("_", "-"), type=kind, default=default, help=f"default {default}")
+    return parser
+
+
+def _load_model(args):
+    from keras_patchnet import hub, models
+
+    pretrained = parse_weights(args.weights)
     try:
         return models.create_model(args.model, pretrained=pretrained)
     except (hub.WeightsError, ValueError) as e:  # unknown preset, missing or mismatching files
         raise CLIError(str(e)) from None
-
-
-def _weights_label(weights):
-    return {"true": "pretrained", "none": "untrained", "false": "untrained"}.get(str(weights).lower(), weights)
 
 
 def _image_paths(paths):
@@ -245,9 +250,7 @@ def _foreground(args, image, path):
 
 
 def predict(args):
-    import numpy as np
-
-    from keras_patchnet import geometry, viz
+    from keras_patchnet.io import save_prediction
 
     paths = _image_paths(args.paths) + ([SAMPLE] if args.sample else [])
     if not paths:
@@ -264,41 +267,25 @@ def predict(args):
     written = []
     for i, ((path, image), (_, native), mask, K) in enumerate(zip(images, raw, masks, cameras)):
         out = model.predict_on_batch({"images": native[None], "mask": mask[None, ..., None].astype("float32")})
-        depth, normals = np.asarray(out["depth"])[0, ..., 0], np.asarray(out["normals"])[0]
-        depth = np.where(mask, depth - depth[mask].mean(), 0.0).astype("float32")
-        length = np.linalg.norm(normals, axis=-1, keepdims=True)  # unit, also where an untrained net is near 0
-        normals = np.where(mask[..., None] & (length > 1e-6), normals / np.maximum(length, 1e-6), 0.0)
-        normals = normals.astype("float32")
+        truth = None
+        if path == SAMPLE and not args.no_figure:  # a render: show the truth and the errors next to the prediction
+            from keras_patchnet.data import load_sample
+
+            truth = load_sample(with_truth=True)[2]
         stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
-        np.save(stem + "_depth.npy", depth)
-        np.save(stem + "_normals.npy", normals)
-        viz.save_png(stem + "_depth.png", viz.depth_to_rgb(depth, mask))
-        viz.save_png(stem + "_normals.png", viz.normals_to_rgb(normals, mask))
-        cloud = geometry.point_cloud(np.where(mask, depth + args.distance, 0.0), K, mask, normals, image)
-        geometry.write_ply(stem + ".ply", cloud["points"], cloud["normals"], cloud["colors"])
-        files = [stem + s for s in ("_depth.npy", "_normals.npy", "_depth.png", "_normals.png", ".ply")]
-        if not args.no_figure:
-            import matplotlib.pyplot as plt
-
-            title = f"{os.path.basename(path)} - {args.model} ({_weights_label(args.weights)})"
-            if path == SAMPLE:  # a render: show the truth and the errors next to the prediction
-                from keras_patchnet.data import load_sample
-
-                _, _, truth = load_sample(with_truth=True)
-                fig = viz.error_figure(
-                    image,
-                    truth["depth"],
-                    depth,
-                    truth["normals"],
-                    normals,
-                    mask,
-                    path=stem + "_figure.png",
-                    title=title,
-                )
-            else:
-                fig = viz.prediction_figure(image, depth, normals, mask, path=stem + "_figure.png", title=title)
-            plt.close(fig)
-            files.append(stem + "_figure.png")
+        title = f"{os.path.basename(path)} - {args.model} ({weights_label(args.weights)})"
+        files = save_prediction(
+            stem,
+            image,
+            out["depth"][0],
+            out["normals"][0],
+            mask,
+            K,
+            args.distance,
+            figure=not args.no_figure,
+            truth=truth,
+            title=title,
+        )
         written.append((path, files))
         progress.update(i + 1)
     for path, files in written:
@@ -334,7 +321,7 @@ def evaluate(args):
         json.dump(result, f, indent=2)
     print(
         f"\n{result['num_images']} images of {args.dataset} ({args.split}), {args.model} "
-        f"({_weights_label(args.weights)})\n"
+        f"({weights_label(args.weights)})\n"
     )
     print("| metric | model | flat plane |\n|---|---|---|")
     for key, value in result["model"].items():
@@ -346,11 +333,11 @@ def evaluate(args):
 
 def train(args):
     from keras_patchnet.data import DataError
-    from keras_patchnet.training import DEFAULTS, parse_pretrained
+    from keras_patchnet.training import DEFAULTS
     from keras_patchnet.training import train as run
 
     options = {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)}
-    options["pretrained"] = parse_pretrained(args.weights)
+    options["pretrained"] = parse_weights(args.weights)
     if options["data"] != "synthetic" and not os.path.isdir(options["data"]):
         raise CLIError(f'--data must be "synthetic" or a dataset folder. No such folder: {options["data"]}')
     try:

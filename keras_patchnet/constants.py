@@ -15,3 +15,14 @@ LIGHTINGS = ("rig", "random", "fixed")
 TRAIN_SEED = 0
 VAL_SEED = 424242
 TEST_SEED = 1_000_000_007
+
+
+def parse_weights(value):
+    """The `--weights` / `pretrained` argument from text: "true" -> True, "false" / "none" -> False (any case);
+    anything else (a preset name or tag, a folder, a `.weights.h5` file) unchanged."""
+    return {"true": True, "false": False, "none": False}.get(str(value).lower(), value)
+
+
+def weights_label(value):
+    """How a `--weights` value reads in titles and tables: "pretrained", "untrained" or the name given."""
+    return {True: "pretrained", False: "untrained"}.get(parse_weights(value), value)

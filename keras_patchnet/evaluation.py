@@ -114,28 +114,3 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
         "flat_plane": stats(flat_per_image),
         "per_image": rows,
     }
-
-
-def main(argv=None):
-    """`python -m keras_patchnet.evaluation --model unet --weights true --images 64 --size 112 --lighting fixed`:
-    the held-out synthetic metrics of a model next to the flat plane, as JSON (the command behind preset cards)."""
-    import argparse
-    import json
-
-    from keras_patchnet import models
-
-    p = argparse.ArgumentParser(description="Held-out synthetic metrics of a model and of the flat plane")
-    p.add_argument("--model", default="unet", choices=models.list_models())
-    p.add_argument("--weights", default="true", help='"true", a preset name or tag, or a folder')
-    p.add_argument("--images", type=int, default=64)
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--lighting", default="rig")
-    args = p.parse_args(argv)
-    model = models.create_model(args.model, pretrained=True if args.weights == "true" else args.weights)
-    result = evaluate_synthetic(model, args.images, args.size, lighting=args.lighting)
-    print(json.dumps(result, indent=2))
-    return result
-
-
-if __name__ == "__main__":
-    main()

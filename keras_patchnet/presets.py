@@ -56,7 +56,7 @@ PRESETS = {
                 "under_30_deg": {"mean": 0.5038519494602935, "std": 0.25111994982315666},
             },
         },
-        "metrics_command": "python -m keras_patchnet.evaluation --model baseline --weights "
+        "metrics_command": "python tools/evaluate_synthetic.py --model baseline --weights "
         "baseline.synthetic-calibrated --images 64 --size 112 --lighting fixed",
         "license": "apache-2.0",
     },
@@ -120,7 +120,7 @@ PRESETS = {
                 "under_30_deg": {"mean": 0.5195471894889543, "std": 0.2273572214199305},
             },
         },
-        "metrics_command": "python -m keras_patchnet.evaluation --model inception --weights "
+        "metrics_command": "python tools/evaluate_synthetic.py --model inception --weights "
         "inception.synthetic-calibrated --images 32 --size 224 --lighting fixed",
         "license": "apache-2.0",
     },
@@ -189,7 +189,7 @@ PRESETS = {
                 "under_30_deg": {"mean": 0.5038519494602935, "std": 0.25111994982315666},
             },
         },
-        "metrics_command": "python -m keras_patchnet.evaluation --model unet --weights unet.synthetic-calibrated --images "
+        "metrics_command": "python tools/evaluate_synthetic.py --model unet --weights unet.synthetic-calibrated --images "
         "64 --size 112 --lighting fixed",
         "license": "apache-2.0",
     },

@@ -47,21 +47,6 @@ DEFAULTS = dict(
 )
 
 
-def add_arguments(parser, skip=("verbose",)):
-    """Adds a --option for every entry of DEFAULTS (but `skip`) to an argparse parser."""
-    kinds = {"lr": float, "time_budget": float, "pretrained": str}
-    for key, default in DEFAULTS.items():
-        if key not in skip:
-            kind = kinds.get(key, int if isinstance(default, int) else str)
-            parser.add_argument("--" + key.replace("_", "-"), type=kind, default=default, help=f"default {default}")
-    return parser
-
-
-def parse_pretrained(value):
-    """ "true"/"false"/"none" (any case) -> True/False, anything else (a preset or a path) unchanged."""
-    return {"true": True, "false": False, "none": False}.get(str(value).lower(), value)
-
-
 def time_budget(seconds):
     """A callback that stops training at the end of the first epoch ending past `seconds` (resumable runs pick up
     from there)."""

@@ -1,4 +1,4 @@
-"""weights/build_preset.py: a stage continued from a shipped preset gets the preset's earlier stages in its card."""
+"""tools/build_preset.py: a stage continued from a shipped preset gets the preset's earlier stages in its card."""
 
 import importlib.util
 import json
@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture()
 def build_preset(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("build_preset", os.path.join(ROOT, "weights", "build_preset.py"))
+    spec = importlib.util.spec_from_file_location("build_preset", os.path.join(ROOT, "tools", "build_preset.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "HERE", str(tmp_path))

@@ -1,6 +1,6 @@
 """End-to-end run of the three layers on a rendered surface; writes a figure and prints what it measured.
 
-    python -m keras_patchnet.demo --out out/demo
+    python tools/demo.py --out out/demo
 
 A 224 x 224 render is cut into 3 x 3 patches; each depth patch gets a random offset (±0.2 m) and noise, as a patch
 network's relative predictions would; normal patches get noise. PatchStitch undoes the offsets by least squares

@@ -1,13 +1,13 @@
 """Turns a training run folder into a preset folder `weights/<name>/` and prints its entry for presets.py.
 
-    python weights/build_preset.py runs/unet64-fixed unet.synthetic-fixed-light --hardware "..." --time "..."
-    python weights/build_preset.py runs/unet-stage2 unet.synthetic-calibrated --earlier runs/unet-calibrated ...
+    python tools/build_preset.py runs/unet64-fixed unet.synthetic-fixed-light --hardware "..." --time "..."
+    python tools/build_preset.py runs/unet-stage2 unet.synthetic-calibrated --earlier runs/unet-calibrated ...
 
 `--earlier` names the runs a fine-tuned run started from (`--pretrained RUN`), first stage first, so the card
 lists every command that led to the weights. `--earlier-preset NAME` takes the earlier stages from a shipped
 preset's card instead (when their run folders are gone), for a run started with `--pretrained NAME`:
 
-    python weights/build_preset.py runs/unet-stage5 unet.synthetic-calibrated \
+    python tools/build_preset.py runs/unet-stage5 unet.synthetic-calibrated \
         --earlier-preset unet.synthetic-calibrated ...
 
 The card then names the start weights by the earlier stage's run folder, which is what the preset held then.
@@ -27,7 +27,7 @@ from keras_patchnet import hub, models
 from keras_patchnet.data import TEST_SEED, render_batch
 from keras_patchnet.evaluation import evaluate_synthetic
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")  # the presets' folders
 
 
 def _recipe(run):
@@ -141,7 +141,7 @@ def main(argv=None):
         "time": args.time,
     }
     metrics_command = (
-        f"python -m keras_patchnet.evaluation --model {config['arch']} --weights {args.name} "
+        f"python tools/evaluate_synthetic.py --model {config['arch']} --weights {args.name} "
         f"--images {metrics['num_images']} --size {size} --lighting {lighting}"
     )
     input_contract = hub.input_contract(
