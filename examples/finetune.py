@@ -45,9 +45,8 @@ def main(argv=None):
         train,
         batch_size=args.batch_size,
         mode="patches",
-        patch_size=model.patch_size,
-        min_overlap=model.min_overlap,
         augment=True,
+        **model.data_settings,  # the model's grid and intensity
     )
     before = kp.evaluation.evaluate_dataset(model, test)["model"]
 

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_patchnet.geometry import angular_error_deg
 from keras_patchnet.losses import angle, depth_mask, normal_mask
 
 THRESHOLDS = (11.25, 22.5, 30.0)
@@ -175,9 +176,7 @@ def evaluate_maps(depth_true, depth_pred, normals_true, normals_pred):
             per_image["depth_rmse_mm"].append(np.sqrt(np.mean(e**2)) * 1000)
         m = np.sum(nt.astype("float64") ** 2, axis=-1) > 0.25
         if m.any():
-            a, b = np_[m].astype("float64"), nt[m].astype("float64")
-            cos = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1) + 1e-12)
-            ang = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+            ang = angular_error_deg(np_[m].astype("float64"), nt[m].astype("float64"))
             per_image["mean_angle_deg"].append(ang.mean())
             per_image["median_angle_deg"].append(np.sort(ang)[(len(ang) - 1) // 2])
             for t in THRESHOLDS:

@@ -168,9 +168,7 @@ def train(**kwargs):
         intensity=cfg["intensity"],
     )
     train_source, val_source, test_split = _sources(cfg)
-    patches = dict(
-        mode="patches", patch_size=model.patch_size, min_overlap=model.min_overlap, intensity=model.intensity
-    )
+    patches = dict(mode="patches", **model.data_settings)  # the model's grid and intensity, never a copy
     calibrated = cfg["data"] == "synthetic" and cfg["lighting"] == "fixed"  # no jitter, no flips (see render)
     data = PatchNetDataset(
         train_source, batch_size=cfg["batch_size"], augment=not calibrated, seed=cfg["seed"], **patches

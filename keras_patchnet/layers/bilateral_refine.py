@@ -5,6 +5,7 @@ import keras
 from keras_patchnet.ops import bilateral as bilateral_ops
 from keras_patchnet.ops import grid as grid_lib
 from keras_patchnet.ops import patches as patch_ops
+from keras_patchnet.ops.patches import compute_dtype
 
 REGIONS = ("all", "seams")
 
@@ -106,7 +107,7 @@ class BilateralRefine(keras.layers.Layer):
             region=region,
         )
         if self.renormalize:
-            dtype = "float64" if keras.ops.dtype(out) == "float64" else "float32"
+            dtype = compute_dtype(out)
             out = keras.ops.cast(patch_ops.normalize(keras.ops.cast(out, dtype)), out.dtype)
         return out
 

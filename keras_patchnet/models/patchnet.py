@@ -216,6 +216,17 @@ class PatchNet(keras.Model):
             normals = self.refine_normals(normals, foreground=foreground)
         return {"depth": depth, "normals": normals}
 
+    @property
+    def data_settings(self):
+        """What a dataset must share with this model to feed it patches: {"patch_size", "min_overlap", "rule",
+        "intensity"} (pass as `PatchNetDataset(source, mode="patches", **model.data_settings)`)."""
+        return {
+            "patch_size": self.patch_size,
+            "min_overlap": self.min_overlap,
+            "rule": self.rule,
+            "intensity": self.intensity,
+        }
+
     def _patch_predictions(self, patches, training):
         """The patch network over `patch_batch_size` patches at a time (inference, with a static patch count), so
         that its activations for a large image never exist all at once; one call otherwise (training keeps one

@@ -15,6 +15,8 @@ import functools
 import numpy as np
 from keras import ops
 
+from keras_patchnet.ops.patches import compute_dtype
+
 WINDOWS = ("circular", "square")
 RANGE_DISTANCES = ("l1", "l2")
 
@@ -101,7 +103,7 @@ def bilateral_filter(
     """
     check_bilateral_args(diameter, sigma_space, sigma_range, range_distance, window)
     out_dtype = x.dtype
-    dtype = "float64" if ops.dtype(x) == "float64" else "float32"
+    dtype = compute_dtype(x)
     x = ops.cast(x, dtype)
     g = x if guide is None else ops.cast(guide, dtype)
     m = None if foreground is None else ops.cast(ops.greater(foreground, 0.5), dtype)

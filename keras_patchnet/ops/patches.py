@@ -22,8 +22,12 @@ from keras import ops
 from keras_patchnet.ops import grid as grid_lib
 
 
-def _compute_dtype(x):
+def compute_dtype(x):
+    """The dtype the numerics run in: float64 for float64 input, else float32 (also under mixed precision)."""
     return "float64" if ops.dtype(x) == "float64" else "float32"
+
+
+_compute_dtype = compute_dtype
 
 
 def _const(array, dtype):
