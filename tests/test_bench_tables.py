@@ -59,3 +59,26 @@ def test_missing_markers_are_an_error_and_the_readme_has_all_of_them():
         text = f.read()
     for name in ("stitch", "models", "data"):
         assert f"<!-- bench:{name} -->" in text and f"<!-- end bench:{name} -->" in text
+
+
+def test_generalisation_table_and_its_place_in_a_card(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "bench_generalisation", os.path.join(ROOT, "benchmarks", "bench_generalisation.py")
+    )
+    g = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(g)
+    cell = {"depth_ratio": 0.5, "angle_ratio": 0.75, "beats_plane": 0.9, "depth_mm": 1.0, "flat_depth_mm": 2.0}
+    result = {
+        "images": 32,
+        "exposures": [0.5, 1.0],
+        "date": "2026-12-01",
+        "rows": [{"lighting": "rig", "size": "224²", "cells": [cell, cell]}],
+    }
+    text = g.table(result)
+    assert "| rig | 224² | 0.50 / 0.75 (90%) | 0.50 / 0.75 (90%) |" in text and "32 held-out renders" in text
+    card = tmp_path / "README.md"
+    card.write_text("# card\n")
+    g.splice(str(card), "unet.x", text)
+    g.splice(str(card), "unet.x", text.replace("0.50", "0.40"))  # a second run replaces the first
+    content = card.read_text()
+    assert content.count("## Generalisation") == 1 and "0.40 / 0.75" in content and "0.50 / 0.75" not in content
