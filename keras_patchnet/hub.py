@@ -190,10 +190,12 @@ def model_config(model):
         config["network_kwargs"] = dict(architecture["network_kwargs"])
     if model.intensity != "patch":
         config["intensity"] = model.intensity
+    if getattr(model, "working_width", None):
+        config["working_width"] = model.working_width
     return config
 
 
-def input_contract(intensity, trained_on=None):
+def input_contract(intensity, trained_on=None, working_width=None):
     """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
     mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
     text = (
@@ -211,7 +213,13 @@ def input_contract(intensity, trained_on=None):
             f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not matter."
         )
     if trained_on:
-        text += f" Trained on {trained_on}; other scales and lights are outside what it was trained for."
+        text += f" Trained on {trained_on}; other lights are outside what it was trained for."
+    if working_width:
+        text += (
+            f" Images are resized to a width of {working_width} pixels (the training scale; the maps come "
+            f"back at the input's size), so image size does not change the answer for a surface that fills "
+            f"the frame as in training; pass working_width=None to run at native resolution."
+        )
     return text
 
 

@@ -13,19 +13,19 @@ PRESETS = {
         "repo_id": "keras-patchnet/baseline.synthetic-calibrated",
         "revision": None,
         "files": {
-            "config.json": "b3c14fb6cee8616fdb37c3415324c5e275602b77914f35e8c1111664c371c3ca",
+            "config.json": "22a4a4efb04283faaa8fabc2d17806b15fcbacc6447d65724002301f1bef8e87",
             "model.weights.h5": "259f4d4826a711a6ba346f4fb432d790a300f2c6697412225e65c8d383b67509",
         },
-        "config": {"arch": "baseline", "patch_size": 64, "width": 8, "min_overlap": 32, "intensity": "none"},
+        "config": {
+            "arch": "baseline",
+            "patch_size": 64,
+            "width": 8,
+            "min_overlap": 32,
+            "intensity": "none",
+            "working_width": 112,
+        },
         "trainable_params": 768204,
-        "input_contract": "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, "
-        "0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers "
-        "and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as "
-        "background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] "
-        "float image by 255 (predict warns when every value is <= 1), and expect another exposure to "
-        "change the answer. Trained on 112x112 renders with patches of 64 (a surface of about 0.3 m "
-        "at 1.0-1.4 m filling about half the image), lighting='fixed'; other scales and lights are "
-        "outside what it was trained for.",
+        "input_contract": "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 (predict warns when every value is <= 1), and expect another exposure to change the answer. Trained on 112x112 renders with patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), lighting='fixed'; other lights are outside what it was trained for. Images are resized to a width of 112 pixels (the training scale; the maps come back at the input's size), so image size does not change the answer for a surface that fills the frame as in training; pass working_width=None to run at native resolution.",
         "training": {
             "data": "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
             "(TRAIN_SEED=0, epoch, i)",
@@ -65,7 +65,7 @@ PRESETS = {
         "repo_id": "keras-patchnet/inception.synthetic-calibrated",
         "revision": None,
         "files": {
-            "config.json": "b3374fdc595a292a51fc5585918154199a69bf2aa096e2b3786e7c3da7eb6cc4",
+            "config.json": "021c8489f6dc8c7ac623bef9b78acd519ae28f0122201b03749f2db66b695dad",
             "model.weights.h5": "3fe44310ed7f9a0ef09980960f601a65b802844ec5f29d0ce29b8520e75ac2ea",
         },
         "config": {
@@ -74,17 +74,11 @@ PRESETS = {
             "width": 8,
             "min_overlap": 64,
             "network_kwargs": {"encoder_activation": "relu"},
+            "working_width": 224,
             "intensity": "none",
         },
         "trainable_params": 10756132,
-        "input_contract": "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, "
-        "0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers "
-        "and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as "
-        "background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] "
-        "float image by 255 (predict warns when every value is <= 1), and expect another exposure to "
-        "change the answer. Trained on 224x224 renders with patches of 128 (a surface of about 0.3 m "
-        "at 1.0-1.4 m filling about half the image), lighting='fixed'; other scales and lights are "
-        "outside what it was trained for.",
+        "input_contract": "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 (predict warns when every value is <= 1), and expect another exposure to change the answer. Trained on 224x224 renders with patches of 128 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), lighting='fixed'; other lights are outside what it was trained for. Images are resized to a width of 224 pixels (the training scale; the maps come back at the input's size), so image size does not change the answer for a surface that fills the frame as in training; pass working_width=None to run at native resolution.",
         "training": {
             "data": "synthetic renders (224x224, lighting='fixed'), new renders every epoch, seeds "
             "(TRAIN_SEED=0, 2, epoch, i)",
@@ -129,19 +123,19 @@ PRESETS = {
         "repo_id": "keras-patchnet/unet.synthetic-calibrated",
         "revision": None,
         "files": {
-            "config.json": "7565a7f8b6ead082faf54f5d375552b5c35be25e72d15004d343fd985de4cec8",
+            "config.json": "9498c5adfe3cb1cd2a4917248fa6150eae195a8894bb04604b6d4860202f8558",
             "model.weights.h5": "fb3a362b4334e167742272d545ea081db26f005f5ed49a4929fcc1c7f118cadb",
         },
-        "config": {"arch": "unet", "patch_size": 64, "width": 8, "min_overlap": 32, "intensity": "none"},
+        "config": {
+            "arch": "unet",
+            "patch_size": 64,
+            "width": 8,
+            "min_overlap": 32,
+            "intensity": "none",
+            "working_width": 112,
+        },
         "trainable_params": 1005644,
-        "input_contract": "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, "
-        "0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers "
-        "and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as "
-        "background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] "
-        "float image by 255 (predict warns when every value is <= 1), and expect another exposure to "
-        "change the answer. Trained on 112x112 renders with patches of 64 (a surface of about 0.3 m "
-        "at 1.0-1.4 m filling about half the image), lighting='fixed'; other scales and lights are "
-        "outside what it was trained for.",
+        "input_contract": "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 (predict warns when every value is <= 1), and expect another exposure to change the answer. Trained on 112x112 renders with patches of 64 (a surface of about 0.3 m at 1.0-1.4 m filling about half the image), lighting='fixed'; other lights are outside what it was trained for. Images are resized to a width of 112 pixels (the training scale; the maps come back at the input's size), so image size does not change the answer for a surface that fills the frame as in training; pass working_width=None to run at native resolution.",
         "training": {
             "data": "synthetic renders (112x112, lighting='fixed'), new renders every epoch, seeds "
             "(TRAIN_SEED=0, 1, 3, 4, 5, epoch, i)",

@@ -323,3 +323,32 @@ def test_patch_batch_size_runs_the_network_in_chunks_with_the_same_result():
     assert config["patch_batch_size"] == 5
     with pytest.raises(ValueError, match="patch_batch_size"):
         models.unet(patch_size=32, width=2, patch_batch_size=0)
+
+
+def test_working_width_runs_the_network_at_its_scale_and_returns_maps_at_the_input_size():
+    keras.utils.set_random_seed(0)
+    model = models.unet(patch_size=32, width=2, min_overlap=8, working_width=40)
+    x = np.random.default_rng(2).uniform(0, 255, (1, 60, 80, 3)).astype("float32")
+    mask = np.ones((1, 60, 80, 1), "float32")
+    out = model.predict_on_batch({"images": x, "mask": mask})
+    assert out["depth"].shape == (1, 60, 80, 1) and out["normals"].shape == (1, 60, 80, 3)
+    length = np.linalg.norm(out["normals"], axis=-1)
+    # renormalised: unit, but near the zero vectors an untrained net gives (dead ReLUs) lengths fall to 0
+    assert np.all(length < 1 + 1e-3) and np.mean(np.abs(length - 1) < 1e-3) > 0.8
+    # the same as running the network on the image resized to 40 wide, then resizing the maps back
+    small = to_numpy(keras.ops.image.resize(x, (30, 40), interpolation="bilinear", antialias=True))
+    native = models.PatchNet.from_config({**model.get_config(), "working_width": None})
+    native.set_weights(model.get_weights())
+    ref = native.predict_on_batch({"images": small, "mask": np.ones((1, 30, 40, 1), "float32")})
+    back = to_numpy(keras.ops.image.resize(ref["depth"], (60, 80), interpolation="bilinear"))
+    np.testing.assert_allclose(out["depth"], back, atol=1e-4)
+    assert models.PatchNet.from_config(model.get_config()).working_width == 40
+    with pytest.raises(ValueError, match="working_width"):
+        models.unet(patch_size=32, width=2, working_width=0)
+
+
+def test_shipped_presets_work_at_their_training_width():
+    from keras_patchnet import presets
+
+    for name in presets.list_pretrained():
+        assert presets.PRESETS[name]["config"]["working_width"] in (112, 224), name

@@ -109,6 +109,7 @@ def main(argv=None):
     model = models.create_model(config["arch"], pretrained=args.run, **grid)
     config = hub.model_config(model)
     recipe = metrics["recipe"]
+    config.setdefault("working_width", int(recipe["image_size"]))  # the preset works at its training scale
     if args.earlier_preset:
         if args.earlier:
             p.error("give --earlier or --earlier-preset, not both")
@@ -146,11 +147,12 @@ def main(argv=None):
     )
     input_contract = hub.input_contract(
         config["intensity"],
-        (
+        trained_on=(
             f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m "
             f"filling "
             f"about half the image), lighting={lighting!r}"
         ),
+        working_width=config["working_width"],
     )
     folder = _folder(args.name)
     golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]

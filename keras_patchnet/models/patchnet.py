@@ -107,6 +107,11 @@ class PatchNet(keras.Model):
         patch_batch_size: in inference, the patch network runs over at most this many patches at a time (default
             256: about 0.3 GB of activations for the UNet at P = 64), so its memory is set by the chunk, not the
             image; None runs all patches of the batch at once. Training always runs one batch (BatchNorm).
+        working_width: None (default): the patch network runs at the input's own resolution. An int: images
+            are resized (bilinear, antialiased) to this width, the aspect kept, before they are cut, and the maps
+            are resized back to the input's size (depth bilinear; normals bilinear, then renormalised), so the
+            network always sees the surface at the pixel scale it was trained at. Presets trained at one scale
+            set it (see their config); pass `working_width=None` to run at native resolution.
         architecture: what built `patch_model`, recorded in the config: {"arch": name, "width": ...,
             "network_kwargs": {...}} (set by `keras_patchnet.models`; None for a network of your own). Presets
             and `keras_patchnet.hub.model_config` read it; nothing reads layer names.
@@ -129,6 +134,7 @@ class PatchNet(keras.Model):
         intensity="patch",
         patch_batch_size=256,
         architecture=None,
+        working_width=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -176,6 +182,13 @@ class PatchNet(keras.Model):
             )
         self.patch_batch_size = patch_batch_size
         self.architecture = None if architecture is None else dict(architecture)
+        if working_width is not None and (
+            isinstance(working_width, bool) or not isinstance(working_width, int) or working_width < 1
+        ):
+            raise ValueError(
+                f"`working_width` must be a positive int or None. Received: working_width={working_width!r}"
+            )
+        self.working_width = working_width
         self.built = True  # the patch network is built already; the other layers hold no weights
 
     def build(self, input_shape=None):
@@ -207,14 +220,32 @@ class PatchNet(keras.Model):
         if self.intensity == "image":
             peak = keras.ops.max(images, axis=(1, 2, 3), keepdims=True)
             images = images * (255.0 / keras.ops.maximum(peak, 1e-6))
+        work = self._working_size(size)
+        if work != size:  # bring the image to the scale the network was trained at
+            images = keras.ops.image.resize(images, work, interpolation="bilinear", antialias=True)
+            if foreground is not None:
+                foreground = keras.ops.cast(
+                    keras.ops.image.resize(foreground, work, interpolation="bilinear", antialias=True) > 0.5, "float32"
+                )
         with fast_channels_last():
             predictions = self._patch_predictions(self.extract(images), training)
-        depth = self.stitch_depth(predictions["depth"], output_size=size, foreground=foreground)
-        normals = self.stitch_normals(predictions["normals"], output_size=size)
+        depth = self.stitch_depth(predictions["depth"], output_size=work, foreground=foreground)
+        normals = self.stitch_normals(predictions["normals"], output_size=work)
         if self.refine:
             depth = self.refine_depth(depth, foreground=foreground)
             normals = self.refine_normals(normals, foreground=foreground)
+        if work != size:  # and the maps back to the input's size (normals renormalised)
+            depth = keras.ops.image.resize(depth, size, interpolation="bilinear")
+            normals = keras.ops.image.resize(normals, size, interpolation="bilinear")
+            normals = normals * keras.ops.rsqrt(keras.ops.sum(keras.ops.square(normals), -1, keepdims=True) + 1e-12)
         return {"depth": depth, "normals": normals}
+
+    def _working_size(self, size):
+        """(H, W) at which the patch network runs: `size` itself, or W = `working_width` with the aspect kept."""
+        height, width = size
+        if not self.working_width or width == self.working_width:
+            return tuple(size)
+        return (max(1, int(round(height * self.working_width / width))), self.working_width)
 
     @property
     def data_settings(self):
@@ -279,6 +310,7 @@ class PatchNet(keras.Model):
             "intensity": self.intensity,
             "patch_batch_size": self.patch_batch_size,
             "architecture": self.architecture,
+            "working_width": self.working_width,
         }
 
     @classmethod
