@@ -164,6 +164,7 @@ def test_evaluate_writes_table_csv_and_heat_maps(tiny_folder, tmp_path, capsys):
 
 def test_train_then_push_round_trip(tmp_path, capsys):
     out_dir = str(tmp_path / "run")
+    options = "--epochs 1 --steps 2 --batch-size 1 --image-size 40 --patch-size 32 --width 2 --val-images 1"
     code, out, err = run(
         [
             "train",
@@ -171,24 +172,8 @@ def test_train_then_push_round_trip(tmp_path, capsys):
             "baseline",
             "--out",
             out_dir,
-            "--epochs",
-            "1",
-            "--steps",
-            "2",
-            "--batch-size",
-            "1",
-            "--image-size",
-            "40",
-            "--patch-size",
-            "32",
-            "--width",
-            "2",
-            "--val-images",
-            "1",
-            "--test-images",
-            "2",
-            "--min-overlap",
-            "8",
+            *options.split(),
+            *"--test-images 2 --min-overlap 8".split(),
         ],
         capsys,
     )
@@ -211,29 +196,10 @@ def test_train_then_push_round_trip(tmp_path, capsys):
 
 def test_train_stopped_by_the_time_budget_resumes_where_it_stopped(tmp_path, capsys):
     argv = [
-        "train",
-        "--model",
-        "baseline",
-        "--out",
+        *"train --model baseline --out".split(),
         str(tmp_path),
-        "--epochs",
-        "2",
-        "--steps",
-        "1",
-        "--batch-size",
-        "1",
-        "--image-size",
-        "40",
-        "--patch-size",
-        "32",
-        "--width",
-        "2",
-        "--val-images",
-        "1",
-        "--test-images",
-        "1",
-        "--time-budget",
-        "0.0001",
+        *"--epochs 2 --steps 1 --batch-size 1 --image-size 40 --patch-size 32 --width 2".split(),
+        *"--val-images 1 --test-images 1 --time-budget 0.0001".split(),
     ]
     assert run(argv, capsys)[0] == 0  # stops after epoch 1 of 2
     assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["0"]

@@ -76,26 +76,10 @@ def test_finetune_then_publish(tiny_unet, tmp_path):
 def test_train_from_scratch_recipe_runs(tmp_path):
     result = load_example("train_from_scratch").main(
         [
-            "--model",
-            "baseline",
-            "--out",
+            *"--model baseline --out".split(),
             str(tmp_path),
-            "--epochs",
-            "1",
-            "--steps",
-            "1",
-            "--batch-size",
-            "1",
-            "--image-size",
-            "40",
-            "--patch-size",
-            "32",
-            "--width",
-            "2",
-            "--val-images",
-            "1",
-            "--test-images",
-            "1",
+            *"--epochs 1 --steps 1 --batch-size 1 --image-size 40 --patch-size 32 --width 2".split(),
+            *"--val-images 1 --test-images 1".split(),
         ]
     )
     assert result["recipe"]["model"] == "baseline" and result["num_images"] == 1
