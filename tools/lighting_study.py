@@ -138,8 +138,10 @@ def main(argv=None):
     out = os.path.join(args.out, args.variant)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(0)
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    init = os.path.join(here, "weights", "unet.synthetic-calibrated", "model.weights.h5") if spec["init"] else False
+    from keras_patchnet import hub
+
+    calibrated = hub.local_preset_folder("unet.synthetic-calibrated")
+    init = os.path.join(calibrated, "model.weights.h5") if spec["init"] else False
     source = SyntheticSource(args.steps * args.batch_size, args.size, args.size, seed=0, lighting=args.lighting)
     if spec.get("context"):
         from keras_patchnet.ops.grid import patch_grid
