@@ -17,14 +17,11 @@ import json
 import os
 import sys
 
-from keras_patchnet.constants import ARCHITECTURES, parse_weights, weights_label
+from keras_patchnet.constants import ARCHITECTURES, SAMPLE, parse_weights, weights_label
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # The sample: keras_patchnet.data.render(2026, 112, 112, kind="cloth", lighting="fixed").image, saved as PNG
 # (the size and light of the shipped UNet's training renders).
-SAMPLE = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png"
-)  # = data.SAMPLE (no Keras import here)
 MODELS = ARCHITECTURES
 BACKENDS = ("tensorflow", "torch", "jax")  # keras_patchnet.models.list_models(), without importing Keras here
 

@@ -5,9 +5,12 @@ a Keras backend.
   architecture is its own file plus one name here.
 - `INTENSITIES`: how pixel values reach the network (see `PatchNet`).
 - `LIGHTINGS`: the renderer's light set-ups (see `keras_patchnet.data.render`).
+- `SAMPLE`: the shipped sample image.
 - Seeds of the synthetic splits: training draws from `TRAIN_SEED` (seeds (TRAIN_SEED, epoch, i)), validation from
   `VAL_SEED`, the held-out test split from `TEST_SEED` (seeds TEST_SEED + i); none overlaps another.
 """
+
+import os
 
 ARCHITECTURES = ("baseline", "inception", "unet")
 INTENSITIES = ("patch", "image", "none")
@@ -15,6 +18,8 @@ LIGHTINGS = ("rig", "random", "fixed")
 TRAIN_SEED = 0
 VAL_SEED = 424242
 TEST_SEED = 1_000_000_007
+# The render shipped with the package (`keras_patchnet.data.load_sample`; its truth lies beside it).
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "cloth.png")
 
 
 def parse_weights(value):

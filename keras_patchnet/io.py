@@ -23,6 +23,22 @@ def save_prediction(stem, image, depth, normals, mask, intrinsics, distance=1.2,
     is (H, W, 3) uint8, `depth` (H, W) or (H, W, 1), `normals` (H, W, 3), `mask` (H, W). Returns the paths."""
     from keras_patchnet import geometry, viz
 
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"`mask` must be (H, W). Received: mask.shape={mask.shape}")
+    size = mask.shape
+    expected = {"image": (*size, 3), "depth": size, "normals": (*size, 3)}
+    for name, array in (
+        ("image", image),
+        ("depth", np.squeeze(np.asarray(depth), -1) if np.ndim(depth) == 3 else depth),
+        ("normals", normals),
+    ):
+        if np.shape(array) != expected[name]:
+            raise ValueError(
+                f"`{name}` must have shape {expected[name]} to match `mask`. Received: {name}.shape={np.shape(array)}"
+            )
+    if np.shape(intrinsics) != (3, 3):
+        raise ValueError(f"`intrinsics` must be a 3x3 matrix. Received: intrinsics.shape={np.shape(intrinsics)}")
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     depth, normals = on_surface(depth, normals, mask)
     mask = np.asarray(mask, bool)

@@ -215,3 +215,20 @@ def test_input_sweep_gives_finite_maps_or_a_clear_error(tiny, dtype, shape, scal
     assert len(shape) == 4 and shape[-1] == 3 and dtype != "bool"
     assert tuple(out["depth"].shape) == shape[:3] + (1,) and tuple(out["normals"].shape) == shape
     assert np.isfinite(out["depth"]).all() and np.isfinite(out["normals"]).all()
+
+
+def test_save_prediction_and_stitch_batch_size_refuse_bad_arguments(tmp_path):
+    from keras_patchnet.io import save_prediction
+
+    image, mask = np.zeros((8, 10, 3), "uint8"), np.ones((8, 10), bool)
+    depth, normals, K = np.zeros((8, 10, 1)), np.zeros((8, 10, 3)), np.eye(3)
+    stem = str(tmp_path / "x")
+    assert len(save_prediction(stem, image, depth, normals, mask, K, figure=False)) == 5
+    with pytest.raises(ValueError, match=r"`normals` must have shape \(8, 10, 3\)"):
+        save_prediction(stem, image, depth, normals[:4], mask, K)
+    with pytest.raises(ValueError, match="`mask` must be"):
+        save_prediction(stem, image, depth, normals, mask[None], K)
+    with pytest.raises(ValueError, match="`intrinsics` must be a 3x3"):
+        save_prediction(stem, image, depth, normals, mask, np.eye(4))
+    with pytest.raises(ValueError, match="`batch_size` must be an int"):
+        PatchStitch(32, min_overlap=8)(np.zeros((4, 32, 32, 1), "float32"), output_size=(50, 50), batch_size="1")

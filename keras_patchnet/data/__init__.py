@@ -1,16 +1,12 @@
 """Data: a synthetic renderer, a reader for the real dataset's layout, and batches for `fit`."""
 
-import os
-
 import numpy as np
 
-from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED
+from keras_patchnet.constants import SAMPLE, TEST_SEED, TRAIN_SEED, VAL_SEED
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
 from keras_patchnet.data.dataset import PatchNetDataset, SyntheticSource, cut_patches, relative_depth
 from keras_patchnet.data.synthetic import KINDS, Sample, intrinsics, render, render_batch
 from keras_patchnet.data.texless import DataError, Record, TexlessDataset, read_image, to_uint8, write_synthetic
-
-SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples", "cloth.png")
 
 
 def load_sample(with_truth=False):

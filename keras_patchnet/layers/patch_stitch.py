@@ -35,7 +35,8 @@ class PatchStitch(keras.layers.Layer):
             that are not a multiple of N can be caught (N patches per image: `grid(H, W).num_patches`).
 
     Non-finite patch values (a network that overflowed) are treated as missing: the other patches fill those
-    pixels, the depth offsets ignore them, and a pixel no finite patch covers is 0.
+    pixels and a pixel no finite patch covers is 0; with a `foreground` the depth offsets ignore them too
+    (without one they count as 0 in the offset solve, which keeps it free of gathers for ONNX export).
 
     Output shape:
         (B, H, W, C).
@@ -74,6 +75,10 @@ class PatchStitch(keras.layers.Layer):
 
     def call(self, patches, output_size, foreground=None, batch_size=None):
         grid = self._output_grid(output_size)
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0
+        ):
+            raise ValueError(f"`batch_size` must be an int >= 0 or None. Received: batch_size={batch_size!r}")
         if batch_size is None and foreground is not None:
             batch_size = foreground.shape[0]
         count = patches.shape[0]

@@ -278,19 +278,21 @@ class PatchNet(keras.Model):
             self.predict_function = None
             self._predict_size = size
 
-    def predict_on_batch(self, x):
-        check_host_images(x, self.intensity)
+    def _before_predict(self, x):
+        """Host-side checks and the per-size predict function; the result itself for an empty batch, else None."""
+        check_host_images(x, self.intensity, stacklevel=4)
         self._new_size_new_function(x)
-        if _batch_of(x) == 0:
+        if _batch_of(x) == 0:  # Keras' predict loops cannot run on no samples
             return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
-        return super().predict_on_batch(x)
+        return None
+
+    def predict_on_batch(self, x):
+        empty = self._before_predict(x)
+        return super().predict_on_batch(x) if empty is None else empty
 
     def predict(self, x, *args, **kwargs):
-        check_host_images(x, self.intensity)
-        self._new_size_new_function(x)
-        if _batch_of(x) == 0:
-            return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
-        return super().predict(x, *args, **kwargs)
+        empty = self._before_predict(x)
+        return super().predict(x, *args, **kwargs) if empty is None else empty
 
     def get_config(self):
         return {

@@ -27,9 +27,6 @@ def compute_dtype(x):
     return "float64" if ops.dtype(x) == "float64" else "float32"
 
 
-_compute_dtype = compute_dtype
-
-
 def _const(array, dtype):
     """A NumPy constant as a backend tensor (torch refuses to mix ndarrays with tensors that require grad)."""
     return ops.convert_to_tensor(np.asarray(array), dtype=dtype)
@@ -157,8 +154,8 @@ def stitch_normals(patches, grid, epsilon=1e-6):
     """Normalises each patch per pixel, averages the patches over each pixel, and renormalises."""
     check_patches(patches, grid)
     dtype = patches.dtype
-    x = normalize(_finite_or_zero(ops.cast(patches, _compute_dtype(patches))), epsilon)
-    x = fold_patches(x, grid) / _const(coverage(grid), _compute_dtype(patches))
+    x = normalize(_finite_or_zero(ops.cast(patches, compute_dtype(patches))), epsilon)
+    x = fold_patches(x, grid) / _const(coverage(grid), compute_dtype(patches))
     return ops.cast(_crop(normalize(x, epsilon), grid), dtype)
 
 
@@ -224,10 +221,11 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     if solver not in SOLVERS:
         raise ValueError(f"`solver` must be one of {SOLVERS}. Received: solver={solver!r}")
     N = grid.num_patches
-    dtype = _compute_dtype(patches)
+    dtype = compute_dtype(patches)
     d = ops.cast(patches, dtype)
-    valid = ops.cast(ops.isfinite(d), dtype)
-    d = _finite_or_zero(d)
+    finite = ops.isfinite(d)
+    valid = ops.cast(finite, dtype)
+    d = ops.where(finite, d, ops.zeros_like(d))
     summed = fold_patches(d, grid)
     weights = _weight_map(foreground, grid, dtype)
     if weights is not None:
