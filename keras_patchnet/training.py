@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 # Plain Python up to `train`: the CLI reads DEFAULTS before it has chosen the Keras backend.
-from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED  # noqa: F401  (VAL_SEED: tools import it here)
+from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED
 
 DEFAULTS = dict(
     model="unet",
@@ -43,6 +43,7 @@ DEFAULTS = dict(
     jit_compile="auto",
     pretrained=False,
     bn_batches=50,
+    curve_images=32,
     verbose="auto",
 )
 
@@ -62,6 +63,50 @@ def time_budget(seconds):
                 self.model.stop_training = True
 
     return TimeBudget()
+
+
+def validation_curve(predict, depth, normals, path, start=None):
+    """A callback that appends, after every epoch, one row to the CSV file `path`: epoch, seconds, training loss,
+    the stitched validation depth MAE (mm) and mean angle (deg) of `predict()` -> (depth,
+    normals)), the flat plane's, and their ratios (the learning curve a preset ships with). `predict` is given the
+    images bound in the closure; `depth` and `normals` are the validation truth."""
+    import csv
+
+    import keras
+
+    from keras_patchnet.evaluation import flat_plane
+    from keras_patchnet.metrics import evaluate_maps
+
+    flat = evaluate_maps(depth, flat_plane(depth, normals)[0], normals, flat_plane(depth, normals)[1])["mean"]
+
+    class Curve(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.start = time.time() if start is None else start
+
+        def on_epoch_end(self, epoch, logs=None):
+            predicted_depth, predicted_normals = predict()
+            m = evaluate_maps(depth, predicted_depth, normals, predicted_normals)["mean"]
+            row = dict(
+                epoch=epoch + 1,
+                seconds=round(time.time() - self.start),
+                loss=round((logs or {}).get("loss", float("nan")), 4),
+                depth_mm=round(m["depth_mae_mm"], 2),
+                angle_deg=round(m["mean_angle_deg"], 2),
+                flat_depth_mm=round(flat["depth_mae_mm"], 2),
+                flat_angle_deg=round(flat["mean_angle_deg"], 2),
+                depth_ratio=round(m["depth_mae_mm"] / flat["depth_mae_mm"], 3),
+                angle_ratio=round(m["mean_angle_deg"] / flat["mean_angle_deg"], 3),
+            )
+            new = not os.path.exists(path)
+            with open(path, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(row))
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+            print("curve:", row, flush=True)
+
+    return Curve()
 
 
 def batch_norm_layers(model):
@@ -187,6 +232,21 @@ def train(**kwargs):
         keras.callbacks.BackupAndRestore(os.path.join(cfg["out"], "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(os.path.join(cfg["out"], "log.csv"), append=True),
     ]
+    if cfg["curve_images"] and cfg["data"] == "synthetic":  # the stitched validation ratio to the flat plane
+        from keras_patchnet.data import render_batch
+        from keras_patchnet.evaluation import predict_maps
+
+        size, n = cfg["image_size"], min(cfg["curve_images"], cfg["val_images"])
+        curve = render_batch(range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"])
+        images = curve["images"].astype("float32")
+        callbacks.append(
+            validation_curve(
+                lambda: predict_maps(model, images, 16),
+                curve["depth"],
+                curve["normals"],
+                os.path.join(cfg["out"], "curve.csv"),
+            )
+        )
     if cfg["time_budget"]:
         callbacks.append(time_budget(cfg["time_budget"] * 60))
     start = time.time()
