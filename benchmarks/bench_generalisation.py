@@ -6,8 +6,8 @@ For every preset, on held-out renders (seeds from TEST_SEED + 10_000, never used
 depth MAE and mean angle as ratios to the flat plane's (below 1 beats the plane) and the share of images on which
 the model's depth MAE beats the plane's, for lighting {fixed, rig, random} x image size {112², 224², 448², 480x640}
 x exposure {x0.5, x0.7, x1, x1.4} (the uint8 render scaled and clipped, as a camera would). Prediction uses the
-true foreground as the mask. `--write` puts each preset's table into the README and its model card, between
-`<!-- generalisation:NAME -->` markers. The figures are the preset's honest description.
+true foreground as the mask. `--write` stores each preset's result in its metadata.json and remakes its model card
+and the README's table from it (tools/sync_presets.py). The figures are the preset's honest description.
 """
 
 import argparse
@@ -59,33 +59,30 @@ def measure(model, lighting, size, exposures, images, batch=8):
     return cells
 
 
-def table(result):
-    head = "| lighting | size | " + " | ".join(f"exposure x{e:g}" for e in result["exposures"]) + " |"
-    lines = [head, "|---|---|" + "---|" * len(result["exposures"])]
-    for row in result["rows"]:
-        cells = [
-            f"{c['depth_ratio']:.2f} / {c['angle_ratio']:.2f} ({100 * c['beats_plane']:.0f}%)" for c in row["cells"]
-        ]
-        lines.append(f"| {row['lighting']} | {row['size']} | " + " | ".join(cells) + " |")
-    note = (
-        f"_Ratios to the flat plane, depth MAE / mean angle (below 1 beats the plane), and in brackets the share "
-        f"of images whose depth MAE beats the plane's; {result['images']} held-out renders a cell; measured by "
-        f"`python benchmarks/bench_generalisation.py` on {result['date']}._"
-    )
-    return "\n".join([note, ""] + lines)
+def write(name, result):
+    """Stores the result in the preset's metadata.json (where the preset is installed or checked out) and remakes
+    its card and the README's tables from it (tools/sync_presets.py)."""
+    import importlib.util
 
+    from keras_patchnet import hub
 
-def splice(path, name, text):
-    start, end = f"<!-- generalisation:{name} -->", f"<!-- end generalisation:{name} -->"
-    with open(path, encoding="utf-8") as f:
-        content = f.read()
-    if start in content and end in content:
-        head, rest = content.split(start, 1)
-        content = f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}"
-    else:
-        content = content.rstrip("\n") + f"\n\n## Generalisation\n\n{start}\n{text}\n{end}\n"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(content)
+    folder = hub.local_preset_folder(name)
+    if folder is None:
+        print(f"{name}: no local folder to write into (only a preset installed or in weights/ is written)")
+        return
+    with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
+        metadata = json.load(f)
+    cells = [{k: round(v, 4) for k, v in c.items()} for row in result["rows"] for c in row["cells"]]
+    rows = [
+        {**row, "cells": cells[i * len(row["cells"]) : (i + 1) * len(row["cells"])]}
+        for i, row in enumerate(result["rows"])
+    ]
+    metadata["generalisation"] = {k: v for k, v in {**result, "rows": rows}.items() if k != "preset"}
+    hub.write_metadata(folder, metadata)
+    spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    sync.sync()
 
 
 def main(argv=None):
@@ -128,13 +125,9 @@ def main(argv=None):
                 )
         with open(os.path.join(args.out, f"{name}.json"), "w") as f:
             json.dump(result, f, indent=1)
-        text = table(result)
-        print(text)
+        print(hub.generalisation_markdown(result))
         if args.write:
-            splice(os.path.join(ROOT, "README.md"), name, text)
-            folder = hub.local_preset_folder(name)
-            if folder:
-                splice(os.path.join(folder, "README.md"), name, text)
+            write(name, result)
 
 
 if __name__ == "__main__":

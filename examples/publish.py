@@ -5,8 +5,9 @@
 
 The folder is what `examples/finetune.py`, `keras-patchnet train` or `keras_patchnet.hub.save_preset` write
 (config.json + model.weights.h5 [+ metadata.json]). Others then load it with
-`keras_patchnet.models.unet(pretrained=<local download>)`, or you add it to `keras_patchnet/presets.py` with the
-printed revision pinned.
+`keras_patchnet.models.unet(pretrained=<local download>)`; a preset of this package is built with
+`tools/build_preset.py` (its folder under weights/), and the printed revision is pinned in
+`keras_patchnet/presets.json`.
 """
 
 import argparse

@@ -371,11 +371,11 @@ def push(args):
                 if name == "metadata.json"
                 else {
                     "metrics": {k: loaded[k] for k in ("model", "flat_plane") if k in loaded},
-                    "training": {k: str(v) for k, v in loaded.get("recipe", {}).items()},
+                    "training": {"stages": [{"script": hub.TRAINING_SCRIPT, "args": loaded.get("recipe", {})}]},
                 }
             )
-    metadata.pop("name", None)
-    metadata.pop("trainable_params", None)
+    for key in ("name", "arch", "trainable_params"):  # the model's own, written anew
+        metadata.pop(key, None)
     info = hub.push_to_hub(
         model,
         args.repo_id,

@@ -254,6 +254,49 @@ Measured with: `{metrics_command}`
 ## Licence
 {license}
 """
+TRAINING_SCRIPT = "examples/train_from_scratch.py"
+
+
+def command_line(step):
+    """The shell command of one recipe step, {"script": path, "args": {option: value}} (structured, as in a
+    preset's metadata.json): `python SCRIPT --option value ...`; options whose value is None or False are left out."""
+    args = " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in step.get("args", {}).items() if v is not None and v is not False
+    )
+    return f"python {step['script']} {args}".rstrip()
+
+
+def _training_markdown(training):
+    """The card's training section from metadata["training"]: a text, or {"data", "hardware", "time", "stages":
+    [{"script", "args", "curve"?}], ...}: one command per stage, each with its learning curve when saved."""
+    if isinstance(training, str):
+        return training
+    lines = [f"- {k}: {v}" for k, v in training.items() if k != "stages"]
+    stages = training.get("stages", [])
+    if stages:
+        lines += ["", "Recipe, stage by stage (each command resumes if stopped; run them in order):", ""]
+        for i, stage in enumerate(stages, start=1):
+            curve = f" Learning curve: [{stage['curve']}]({stage['curve']})." if stage.get("curve") else ""
+            lines += [f"{i}. `{command_line(stage)}`{curve}"]
+    return "\n".join(lines)
+
+
+def generalisation_markdown(result):
+    """The generalisation table (benchmarks/bench_generalisation.py's result) as markdown: ratios to the flat plane
+    per lighting x size x exposure, with the share of images that beat the plane."""
+    head = "| lighting | size | " + " | ".join(f"exposure x{e:g}" for e in result["exposures"]) + " |"
+    lines = [head, "|---|---|" + "---|" * len(result["exposures"])]
+    for row in result["rows"]:
+        cells = [
+            f"{c['depth_ratio']:.2f} / {c['angle_ratio']:.2f} ({100 * c['beats_plane']:.0f}%)" for c in row["cells"]
+        ]
+        lines.append(f"| {row['lighting']} | {row['size']} | " + " | ".join(cells) + " |")
+    note = (
+        f"_Ratios to the flat plane, depth MAE / mean angle (below 1 beats the plane), and in brackets the share "
+        f"of images whose depth MAE beats the plane's; {result['images']} held-out renders a cell; measured by "
+        f"`python benchmarks/bench_generalisation.py` on {result['date']}._"
+    )
+    return "\n".join([note, ""] + lines)
 
 
 def _metrics_markdown(metrics):
@@ -266,42 +309,57 @@ def _metrics_markdown(metrics):
     return "\n".join(rows)
 
 
+def model_card(metadata):
+    """A preset's README.md (model card), made from its metadata.json only (`save_preset` and tools/sync_presets.py
+    write it; nothing else edits a card)."""
+    evaluation = metadata.get("evaluation")
+    card = MODEL_CARD.format(
+        name=metadata["name"],
+        arch=metadata["arch"],
+        license=metadata.get("license", "apache-2.0"),
+        input_contract=metadata.get("input_contract", ""),
+        training=_training_markdown(metadata.get("training", "Not recorded.")),
+        metrics=_metrics_markdown(metadata.get("metrics", {})),
+        metrics_command=command_line(evaluation) if evaluation else "n/a",
+    )
+    if metadata.get("generalisation"):
+        name = metadata["name"]
+        card += (
+            f"\n## Generalisation\n\n<!-- generalisation:{name} -->\n"
+            f"{generalisation_markdown(metadata['generalisation'])}\n<!-- end generalisation:{name} -->\n"
+        )
+    return card
+
+
 def save_preset(model, folder, name=None, metadata=None, golden_images=None):
     """Writes a preset folder laid out as its Hub repository: config.json, model.weights.h5, metadata.json,
-    README.md (model card) and, with `golden_images`, golden.npz (inputs and outputs for tests)."""
+    README.md (model card, from the metadata) and, with `golden_images`, golden.npz (inputs and outputs for tests).
+
+    `metadata` (all optional): "license", "input_contract", "training" (a text, or {"data", "hardware", "time",
+    "stages": [{"script", "args"}]}), "evaluation" ({"script", "args"}: the command that measured "metrics"),
+    "metrics" ({"model": {metric: {"mean", "std"}}, "flat_plane": ...}) and "generalisation"."""
     import numpy as np
 
-    metadata = dict(metadata or {})
     config = model_config(model)
     name = name or f"{config['arch']}.custom"
+    given = dict(metadata or {})
+    metadata = {
+        "name": name,
+        "arch": config["arch"],
+        "repo_id": given.pop("repo_id", None),
+        "license": given.pop("license", "apache-2.0"),
+        "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        "input_contract": given.pop("input_contract", None) or input_contract(getattr(model, "intensity", "patch")),
+        "training": given.pop("training", "Not recorded."),
+        "evaluation": given.pop("evaluation", None),
+        "metrics": given.pop("metrics", {}),
+        **given,
+    }
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, CONFIG_FILE), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     model.save_weights(os.path.join(folder, WEIGHTS_FILE))
-    metadata.setdefault("license", "apache-2.0")
-    metadata.setdefault("input_contract", input_contract(getattr(model, "intensity", "patch")))
-    metadata.setdefault("training", "Not recorded.")
-    metadata.setdefault("metrics", {})
-    metadata.setdefault("metrics_command", "n/a")
-    metadata["trainable_params"] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
-    with open(os.path.join(folder, "metadata.json"), "w") as f:
-        json.dump({"name": name, **metadata}, f, indent=2, sort_keys=True)
-    training = (
-        metadata["training"]
-        if isinstance(metadata["training"], str)
-        else "\n".join(f"- {k}: {v}" for k, v in metadata["training"].items())
-    )
-    card = MODEL_CARD.format(
-        name=name,
-        arch=config["arch"],
-        license=metadata["license"],
-        input_contract=metadata["input_contract"],
-        training=training,
-        metrics=_metrics_markdown(metadata["metrics"]),
-        metrics_command=metadata["metrics_command"],
-    )
-    with open(os.path.join(folder, "README.md"), "w") as f:
-        f.write(card)
+    write_metadata(folder, metadata)
     if golden_images is not None:
         out = model.predict_on_batch(golden_images)
         np.savez_compressed(
@@ -311,6 +369,15 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None):
             normals=np.asarray(out["normals"]),
         )
     return folder
+
+
+def write_metadata(folder, metadata):
+    """Writes a preset folder's metadata.json and the model card made from it."""
+    with open(os.path.join(folder, "metadata.json"), "w", encoding="utf-8") as f:
+        json.dump(metadata, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
+        f.write(model_card(metadata))
 
 
 def push_to_hub(

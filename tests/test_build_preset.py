@@ -1,4 +1,5 @@
-"""tools/build_preset.py: a stage continued from a shipped preset gets the preset's earlier stages in its card."""
+"""tools/build_preset.py and tools/sync_presets.py: presets are written once, as structured metadata, and every
+card, the preset table and the README's tables are made from it."""
 
 import importlib.util
 import json
@@ -6,64 +7,107 @@ import os
 
 import pytest
 
+from keras_patchnet import hub, presets
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture()
 def build_preset(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("build_preset", os.path.join(ROOT, "tools", "build_preset.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool("build_preset")
     monkeypatch.setattr(module, "HERE", str(tmp_path))
     return module
 
 
-def write_card(folder, recipe):
+def stage(out, seed, **args):
+    return {"script": hub.TRAINING_SCRIPT, "args": {"model": "unet", "out": out, **args, "seed": seed}}
+
+
+def write_card(folder, stages):
     os.makedirs(folder)
     with open(os.path.join(folder, "metadata.json"), "w") as f:
-        json.dump({"training": {"recipe": recipe}}, f)
+        json.dump({"training": {"stages": stages}}, f)
 
 
-STAGE1 = "python examples/train_from_scratch.py --model unet --out runs/a --lr 0.002 --seed 0"
-STAGE2 = "python examples/train_from_scratch.py --model unet --out runs/b --lr 0.001 --seed 7 --pretrained runs/a"
+STAGE1 = stage("runs/a", 0, lr=0.002)
+STAGE2 = stage("runs/b", 7, lr=0.001, pretrained="runs/a")
 
 
 def test_stages_of_a_preset_and_the_continued_run(build_preset, tmp_path):
-    write_card(tmp_path / "unet.x", f"stage 1: {STAGE1}; then stage 2: {STAGE2}")
+    write_card(tmp_path / "unet.x", [STAGE1, STAGE2])
     assert build_preset._preset_stages("unet.x") == [STAGE1, STAGE2]
-    assert [build_preset._seed(c) for c in build_preset._preset_stages("unet.x")] == [0, 7]
-
+    assert hub.command_line(STAGE2) == (
+        "python examples/train_from_scratch.py --model unet --out runs/b --lr 0.001 --pretrained runs/a --seed 7"
+    )
     recipe = {"model": "unet", "out": "runs/c", "pretrained": "unet.x", "seed": 9, "data": "synthetic"}
     earlier, continued = build_preset._continue_preset("unet.x", recipe)
     assert earlier == [STAGE1, STAGE2]
     assert continued == {**recipe, "pretrained": "runs/b"}  # named by what the preset held: stage 2's output
-    assert build_preset._command(continued, staged=True) == (
+    assert hub.command_line(build_preset._stage(continued, staged=True)) == (
         "python examples/train_from_scratch.py --model unet --out runs/c --pretrained runs/b --seed 9 --bn-batches 0"
     )
 
 
 def test_a_run_not_started_from_the_preset_is_refused(build_preset, tmp_path):
-    write_card(tmp_path / "unet.x", f"stage 1: {STAGE1}; then stage 2: {STAGE2}")
+    write_card(tmp_path / "unet.x", [STAGE1, STAGE2])
     with pytest.raises(ValueError, match="--pretrained 'runs/z'"):
         build_preset._continue_preset("unet.x", {"out": "runs/c", "pretrained": "runs/z", "seed": 1})
 
 
-def test_a_single_stage_card_without_out_or_seed_cannot_be_continued(build_preset, tmp_path):
-    write_card(tmp_path / "unet.y", "python examples/train_from_scratch.py --model unet --lr 0.002")
+def test_a_stage_without_out_or_seed_cannot_be_continued(build_preset, tmp_path):
+    write_card(tmp_path / "unet.y", [{"script": hub.TRAINING_SCRIPT, "args": {"model": "unet", "lr": 0.002}}])
     with pytest.raises(ValueError, match="without --out or --seed"):
         build_preset._preset_stages("unet.y")
 
 
-def test_the_shipped_unet_card_lists_every_stage_with_its_seed(build_preset):
+def test_the_shipped_unet_recipe_lists_every_stage_with_its_seed(build_preset):
     build_preset.HERE = os.path.join(ROOT, "weights")
     stages = build_preset._preset_stages("unet.synthetic-calibrated")
     with open(os.path.join(build_preset._folder("unet.synthetic-calibrated"), "metadata.json")) as f:
         data = json.load(f)["training"]["data"]
-    assert f"TRAIN_SEED={', '.join(str(build_preset._seed(c)) for c in stages)}, epoch, i" in data
+    assert f"TRAIN_SEED={', '.join(str(s['args']['seed']) for s in stages)}, epoch, i" in data
     for earlier, later in zip(stages, stages[1:]):  # each stage starts from the one before it
-        assert f"--pretrained {earlier.split('--out ')[1].split()[0]} " in later + " "
+        assert later["args"]["pretrained"] == earlier["args"]["out"]
 
 
 def test_an_unknown_preset_is_named_in_the_error(build_preset):
     with pytest.raises(ValueError, match="--earlier-preset unet.nope: no shipped preset card"):
         build_preset._preset_stages("unet.nope")
+
+
+def test_cards_table_and_readme_agree_with_the_metadata():
+    """Every card, presets.json and the README's weights and generalisation tables are what
+    `python tools/sync_presets.py` makes from the metadata.json files (it lists nothing out of date)."""
+    sync = load_tool("sync_presets")
+    assert sync.sync(write=False) == []
+    assert sorted(sync.preset_folders()) == presets.list_pretrained()
+    for name, folder in sync.preset_folders().items():
+        meta = sync.read_metadata(folder)
+        entry = presets.PRESETS[name]
+        assert entry["headline"]["depth_mae_mm"] == round(meta["metrics"]["model"]["depth_mae_mm"]["mean"], 2)
+        assert entry["config"] == json.load(open(os.path.join(folder, hub.CONFIG_FILE)))
+        card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
+        assert all(f"`{hub.command_line(s)}`" in card for s in meta["training"]["stages"])  # recipe as stages
+        assert f"`{hub.command_line(meta['evaluation'])}`" in card
+
+
+def test_a_changed_metadata_file_is_found_out_of_date(tmp_path, monkeypatch):
+    sync = load_tool("sync_presets")
+    name, folder = next(iter(sync.preset_folders().items()))
+    copy = tmp_path / name
+    copy.mkdir()
+    for f in ("config.json", "model.weights.h5", "metadata.json", "README.md"):
+        (copy / f).write_bytes(open(os.path.join(folder, f), "rb").read())
+    meta = sync.read_metadata(str(copy))
+    meta["metrics"]["model"]["depth_mae_mm"]["mean"] += 1.0
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(sync, "ROOTS", (str(tmp_path), *sync.ROOTS))
+    stale = sync.sync(write=False)
+    assert os.path.join(str(copy), "README.md") in stale and presets.TABLE in stale and sync.README in stale

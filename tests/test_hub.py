@@ -170,13 +170,6 @@ def test_unknown_or_unpublished_names(monkeypatch):
         models.unet(pretrained=3)
 
 
-def test_readme_weights_table_is_generated_from_the_preset_table():
-    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
-    start, end = "<!-- weights table: python -m keras_patchnet.presets -->\n", "\n<!-- end of weights table -->"
-    assert start in readme and end in readme
-    assert readme.split(start)[1].split(end)[0] == presets.markdown_table()
-
-
 def test_shipped_presets_load_from_the_source_checkout_and_reproduce_their_golden_outputs():
     for name in presets.list_pretrained():
         arch, tag = name.split(".", 1)

@@ -1,11 +1,13 @@
-"""Turns a training run folder into a preset folder `weights/<name>/` and prints its entry for presets.py.
+"""Turns a training run folder into a preset folder and records it: metadata.json (the recipe as a list of stages),
+weights, config, golden outputs, learning curves; then remakes the card, the preset table and the README's tables
+from the metadata (tools/sync_presets.py).
 
     python tools/build_preset.py runs/unet64-fixed unet.synthetic-fixed-light --hardware "..." --time "..."
     python tools/build_preset.py runs/unet-stage2 unet.synthetic-calibrated --earlier runs/unet-calibrated ...
 
 `--earlier` names the runs a fine-tuned run started from (`--pretrained RUN`), first stage first, so the card
 lists every command that led to the weights. `--earlier-preset NAME` takes the earlier stages from a shipped
-preset's card instead (when their run folders are gone), for a run started with `--pretrained NAME`:
+preset's metadata instead (when their run folders are gone), for a run started with `--pretrained NAME`:
 
     python tools/build_preset.py runs/unet-stage5 unet.synthetic-calibrated \
         --earlier-preset unet.synthetic-calibrated ...
@@ -13,21 +15,29 @@ preset's card instead (when their run folders are gone), for a run started with 
 The card then names the start weights by the earlier stage's run folder, which is what the preset held then.
 
 The run folder is what `keras-patchnet train` / `examples/train_from_scratch.py` write (config.json,
-model.weights.h5, metrics.json with the recipe). The preset folder is laid out as its Hub repository: config.json,
-model.weights.h5, metadata.json, README.md (model card), golden.npz (two held-out renders and their outputs).
+model.weights.h5, metrics.json with the recipe, curve.csv). The preset folder is laid out as its Hub repository:
+config.json, model.weights.h5, metadata.json, README.md (model card), golden.npz (two held-out renders and their
+outputs) and curve-stage<N>.csv (each stage's validation ratio to the flat plane per epoch, where the run kept it).
+It goes to `keras_patchnet/weights/<name>` (installed with the package) with `--packaged` or when it is there
+already, else to `weights/<name>`.
 """
 
 import argparse
+import importlib.util
 import json
 import os
-import pprint
-import re
+import shutil
 
 from keras_patchnet import hub, models
 from keras_patchnet.data import TEST_SEED, render_batch
 from keras_patchnet.evaluation import evaluate_synthetic
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")  # the presets' folders
+_spec = importlib.util.spec_from_file_location(
+    "sync_presets", os.path.join(os.path.dirname(__file__), "sync_presets.py")
+)
+sync_presets = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sync_presets)
 
 
 def _recipe(run):
@@ -35,50 +45,43 @@ def _recipe(run):
         return json.load(f)["recipe"]
 
 
-def _folder(name):
+def _folder(name, packaged=False):
     """Where preset `name` lives: inside the package for the ones that install with it, else weights/<name>."""
-    packaged = os.path.join(hub.PACKAGED_WEIGHTS, name)
-    return packaged if os.path.isdir(packaged) else os.path.join(HERE, name)
+    inside = os.path.join(hub.PACKAGED_WEIGHTS, name)
+    return inside if packaged or os.path.isdir(inside) else os.path.join(HERE, name)
 
 
 def _preset_stages(name):
-    """The stage commands recorded in shipped preset `name`'s metadata.json, first stage first."""
+    """The stages recorded in shipped preset `name`'s metadata.json, first stage first."""
     path = os.path.join(_folder(name), "metadata.json")
     if not os.path.isfile(path):
         raise ValueError(f"--earlier-preset {name}: no shipped preset card at {path}")
     with open(path) as f:
-        recipe = json.load(f)["training"]["recipe"]
-    stages = [c for c in re.split(r"(?:; then )?stage \d+: ", recipe) if c]
-    missing = [c for c in stages if not re.search(r"--out \S+", c) or not re.search(r"--seed \d+", c)]
+        stages = json.load(f)["training"]["stages"]
+    missing = [s for s in stages if "out" not in s["args"] or "seed" not in s["args"]]
     if missing:
         raise ValueError(
-            f"Preset {name!r} records a stage without --out or --seed, so it cannot be continued: {missing[0]!r}"
+            f"Preset {name!r} records a stage without --out or --seed, so it cannot be continued: "
+            f"{hub.command_line(missing[0])!r}"
         )
     return stages
 
 
 def _continue_preset(name, recipe):
-    """(earlier commands, this run's recipe) for a run that started from preset `name`: the start weights are
+    """(earlier stages, this run's recipe) for a run that started from preset `name`: the start weights are
     named by the last earlier stage's --out, which is what `name` held when the run started."""
     earlier = _preset_stages(name)
     if recipe.get("pretrained") != name:
         raise ValueError(f"--earlier-preset {name}: the run started from --pretrained {recipe.get('pretrained')!r}")
-    previous_out = re.search(r"--out (\S+)", earlier[-1]).group(1)
-    return earlier, {**recipe, "pretrained": previous_out}
+    return earlier, {**recipe, "pretrained": earlier[-1]["args"]["out"]}
 
 
-def _seed(command):
-    return int(re.search(r"--seed (\d+)", command).group(1))
-
-
-def _command(recipe, staged):
-    """The command line of one run; a stage of several also names its output, start weights and seed."""
+def _stage(recipe, staged):
+    """One run as a recipe stage; a stage of several also names its output, start weights and seed."""
     skip = ("data",) if staged else ("out", "data", "pretrained", "seed")
     recipe = {**recipe, "bn_batches": recipe.get("bn_batches", 0)}  # runs older than the option had none
-    options = " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in recipe.items() if v is not None and v is not False and k not in skip
-    )
-    return f"python examples/train_from_scratch.py {options}"
+    args = {k: v for k, v in recipe.items() if v is not None and v is not False and k not in skip}
+    return {"script": hub.TRAINING_SCRIPT, "args": args}
 
 
 def main(argv=None):
@@ -93,6 +96,7 @@ def main(argv=None):
         default=None,
         help="a shipped preset whose card lists the earlier stages (the run started from it)",
     )
+    p.add_argument("--packaged", action="store_true", help="install the preset with the package")
     p.add_argument(
         "--min-overlap",
         type=int,
@@ -110,19 +114,20 @@ def main(argv=None):
     config = hub.model_config(model)
     recipe = metrics["recipe"]
     config.setdefault("working_width", int(recipe["image_size"]))  # the preset works at its training scale
+    runs = [*args.earlier, args.run]
     if args.earlier_preset:
         if args.earlier:
             p.error("give --earlier or --earlier-preset, not both")
         try:
-            commands, recipe = _continue_preset(args.earlier_preset, recipe)
+            stages, recipe = _continue_preset(args.earlier_preset, recipe)
         except ValueError as e:
             p.error(str(e))
-        commands = commands + [_command(recipe, staged=True)]
-        seeds = ", ".join(str(_seed(c)) for c in commands)
+        stages = [*stages, _stage(recipe, staged=True)]
+        runs = [None] * (len(stages) - 1) + [args.run]  # earlier stages keep the curves the preset holds
     else:
-        stages = [_recipe(run) for run in args.earlier] + [recipe]
-        commands = [_command(r, staged=len(stages) > 1) for r in stages]
-        seeds = ", ".join(str(r["seed"]) for r in stages)
+        recipes = [_recipe(run) for run in args.earlier] + [recipe]
+        stages = [_stage(r, staged=len(recipes) > 1) for r in recipes]
+    seeds = ", ".join(str(s["args"].get("seed", recipe["seed"])) for s in stages)
     size, lighting = metrics["image_size"], metrics.get("lighting", "rig")
     # measured again on the model as shipped (its grid may differ from the run's), by the card's command
     measured = evaluate_synthetic(model, metrics["num_images"], size, seed=TEST_SEED, lighting=lighting)
@@ -132,29 +137,41 @@ def main(argv=None):
         f" mm, {metrics['model']['mean_angle_deg']['mean']:.2f} deg)"
     )
     metrics = {**metrics, **measured}
+    folder = _folder(args.name, args.packaged)
+    os.makedirs(folder, exist_ok=True)
+    for i, (stage, run) in enumerate(zip(stages, runs), start=1):  # each stage's learning curve, where kept
+        if args.earlier_preset and stage.get("curve") and run is None:  # the earlier preset's curve files
+            source = os.path.join(_folder(args.earlier_preset), stage["curve"])
+            if os.path.abspath(source) != os.path.abspath(os.path.join(folder, stage["curve"])):
+                shutil.copyfile(source, os.path.join(folder, stage["curve"]))
+        if run and os.path.isfile(os.path.join(run, "curve.csv")):
+            shutil.copyfile(os.path.join(run, "curve.csv"), os.path.join(folder, f"curve-stage{i}.csv"))
+            stage["curve"] = f"curve-stage{i}.csv"
     training = {
         "data": f"synthetic renders ({size}x{size}, lighting={lighting!r}), new renders every epoch, "
         f"seeds (TRAIN_SEED={seeds}, epoch, i)",
-        "recipe": commands[0]
-        if len(commands) == 1
-        else "; then ".join(f"stage {i}: {c}" for i, c in enumerate(commands, start=1)),
         "hardware": args.hardware,
         "time": args.time,
+        "stages": stages,
     }
-    metrics_command = (
-        f"python tools/evaluate_synthetic.py --model {config['arch']} --weights {args.name} "
-        f"--images {metrics['num_images']} --size {size} --lighting {lighting}"
-    )
+    evaluation = {
+        "script": "tools/evaluate_synthetic.py",
+        "args": {
+            "model": config["arch"],
+            "weights": args.name,
+            "images": metrics["num_images"],
+            "size": size,
+            "lighting": lighting,
+        },
+    }
     input_contract = hub.input_contract(
-        config["intensity"],
+        config.get("intensity", "patch"),
         trained_on=(
             f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m "
-            f"filling "
-            f"about half the image), lighting={lighting!r}"
+            f"filling about half the image), lighting={lighting!r}"
         ),
         working_width=config["working_width"],
     )
-    folder = _folder(args.name)
     golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]
     hub.save_preset(
         model,
@@ -162,30 +179,15 @@ def main(argv=None):
         name=args.name,
         golden_images=golden,
         metadata={
-            "training": training,
-            "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
-            "metrics_command": metrics_command,
+            "repo_id": f"keras-patchnet/{args.name}",
             "input_contract": input_contract,
-            "license": "apache-2.0",
+            "training": training,
+            "evaluation": evaluation,
+            "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
         },
     )
-    files = {n: hub.sha256(os.path.join(folder, n)) for n in ("config.json", "model.weights.h5")}
-    with open(os.path.join(folder, "metadata.json")) as f:
-        params = json.load(f)["trainable_params"]
-    entry = {
-        "arch": config["arch"],
-        "repo_id": f"keras-patchnet/{args.name}",
-        "revision": None,
-        "files": files,
-        "config": config,
-        "trainable_params": params,
-        "input_contract": input_contract,
-        "training": training,
-        "metrics": {k: metrics[k] for k in ("model", "flat_plane")},
-        "metrics_command": metrics_command,
-        "license": "apache-2.0",
-    }
-    print(f"{args.name!r}: " + pprint.pformat(entry, width=116, sort_dicts=False) + ",")
+    for path in sync_presets.sync():
+        print("wrote", path)
 
 
 if __name__ == "__main__":
