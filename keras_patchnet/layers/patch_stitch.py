@@ -24,7 +24,10 @@ class PatchStitch(keras.layers.Layer):
         patch_size, min_overlap, rule: the grid, as in `PatchExtract` (use the same values).
         mode: "mean", "normals" or "depth". Default "mean".
         ridge: relative ridge of the depth solve; a patch sharing no foreground with any other gets offset 0.
-        solver: "direct" (default) or "cg": unrolled conjugate gradients, for exporters without a solve op (ONNX).
+        solver: the depth-offset solver: "auto" (default: "direct" up to `ops.patches.DENSE_MAX_PATCHES` patches
+            per image, "sparse" above), "direct" (the dense N x N system), "sparse" (preconditioned conjugate
+            gradients on the grid's stencil: memory and time linear in N, for large images) or "cg" (unrolled
+            conjugate gradients on the dense system, for exporters without a solve op: ONNX).
 
     Call arguments:
         patches: (B * N, P, P, C); C must be 1 for "depth".
@@ -51,9 +54,7 @@ class PatchStitch(keras.layers.Layer):
     True
     """
 
-    def __init__(
-        self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, solver="direct", **kwargs
-    ):
+    def __init__(self, patch_size=128, min_overlap=None, rule="even", mode="mean", ridge=1e-5, solver="auto", **kwargs):
         super().__init__(**kwargs)
         self.patch_size, self.min_overlap, self.rule = grid_lib.check_patch_args(patch_size, min_overlap, rule)
         if mode not in MODES:

@@ -102,8 +102,9 @@ class PatchNet(keras.Model):
             with the same `intensity`) only divides by 255, so brightness differences between patches survive;
             "none": pixel values in [0, 255] are used as they are (a calibrated camera and light, where absolute
             brightness tells the angle to the light).
-        depth_solver: "direct" (default) or "cg", the offset solver of the depth stitch (`PatchStitch`); "cg"
-            exports to ONNX (see `keras_patchnet.export`).
+        depth_solver: the offset solver of the depth stitch (`PatchStitch`): "auto" (default: dense up to 256
+            patches an image, sparse conjugate gradients above, so memory and time stay linear in the pixels),
+            "direct", "sparse", or "cg" (exports to ONNX, see `keras_patchnet.export`).
         patch_batch_size: in inference, the patch network runs over at most this many patches at a time (default
             256: about 0.3 GB of activations for the UNet at P = 64), so its memory is set by the chunk, not the
             image; None runs all patches of the batch at once. Training always runs one batch (BatchNorm).
@@ -130,7 +131,7 @@ class PatchNet(keras.Model):
         refine_sigma_space=1.5,
         depth_sigma_range=0.05,
         normals_sigma_range=0.3,
-        depth_solver="direct",
+        depth_solver="auto",
         intensity="patch",
         patch_batch_size=256,
         architecture=None,

@@ -20,11 +20,18 @@ import numpy as np
 from keras import ops
 
 from keras_patchnet.ops import grid as grid_lib
+from keras_patchnet.ops import sparse_solve
 
 
 def compute_dtype(x):
     """The dtype the numerics run in: float64 for float64 input, else float32 (also under mixed precision)."""
     return "float64" if ops.dtype(x) == "float64" else "float32"
+
+
+def at_least(x, floor):
+    """max(x, floor) elementwise, in x's dtype (keras.ops.maximum returns float32 for float64 torch tensors in
+    Keras 3.15, which cost the float64 stitch its precision)."""
+    return ops.where(x > floor, x, floor)
 
 
 def _const(array, dtype):
@@ -189,7 +196,9 @@ def _overlap_areas(weights, grid, dtype):
     return ops.reshape(y1x1 - y0x1 - y1x0 + y0x0, (-1, N, N))
 
 
-SOLVERS = ("direct", "cg")
+SOLVERS = ("auto", "direct", "cg", "sparse")
+# "auto" solves grids of more patches than this with the sparse solver (benchmarks/bench_stitch.py --solvers).
+DENSE_MAX_PATCHES = 256
 
 
 def _solve_cg(system, b, iterations):
@@ -200,18 +209,21 @@ def _solve_cg(system, b, iterations):
     p, rs = r, ops.sum(r * r, axis=(1, 2), keepdims=True)
     for _ in range(iterations):
         ap = ops.einsum("bij,bjk->bik", system, p)
-        alpha = rs / ops.maximum(ops.sum(p * ap, axis=(1, 2), keepdims=True), tiny)
+        alpha = rs / at_least(ops.sum(p * ap, axis=(1, 2), keepdims=True), tiny)
         x, r = x + alpha * p, r - alpha * ap
         rs_new = ops.sum(r * r, axis=(1, 2), keepdims=True)
-        p, rs = r + rs_new / ops.maximum(rs, tiny) * p, rs_new
+        p, rs = r + rs_new / at_least(rs, tiny) * p, rs_new
     return x
 
 
-def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
+def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="auto"):
     """Least-squares offsets (B, N) that best align the depth patches over their (foreground) overlaps.
 
-    `solver`: "direct" (`keras.ops.linalg.solve`, default) or "cg" (2N unrolled conjugate-gradient steps, for ONNX
-    export, which has no solve op; the same offsets to float32 accuracy when the overlap graph is connected).
+    `solver`: "auto" (default: "direct" up to `DENSE_MAX_PATCHES` patches, else "sparse"), "direct" (the dense
+    N x N system, `keras.ops.linalg.solve`), "sparse" (the system as a stencil over the grid of patches,
+    preconditioned conjugate gradients: memory and time linear in N; see `ops.sparse_solve`) or "cg" (2N unrolled
+    conjugate-gradient steps on the dense system, for ONNX export, which has no solve op). All give the same offsets
+    to float32 accuracy when the overlap graph is connected.
     Non-finite patch values are missing: with a `foreground`, they take no part in the solve (nor do the other
     patches' values at those pixels), and a patch missing everywhere gets offset 0; without one they count as 0 in
     the solve. Either way the stitched pixels average only the finite values.
@@ -239,9 +251,20 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     both = extract_patches(ops.concatenate([md, ops.broadcast_to(mc, ops.shape(md))], axis=-1), grid)
     b = ops.sum(both[..., 0] - both[..., 1] * d[..., 0], axis=(1, 2))
     b = ops.reshape(b, (-1, N, 1))
+    if solver == "auto":
+        solver = "direct" if N <= DENSE_MAX_PATCHES else "sparse"
+    if solver == "sparse":
+        t = _solve_sparse(weights, b, grid, dtype, ridge)
+    else:
+        t = _solve_dense(weights, b, grid, dtype, ridge, solver)
+    return ops.reshape(t, (-1, N)), summed, valid
+
+
+def _solve_dense(weights, b, grid, dtype, ridge, solver):
+    N = grid.num_patches
     area = _overlap_areas(weights, grid, dtype)
     laplacian = ops.sum(area, axis=-1)[..., None] * _const(np.eye(N), dtype) - area
-    scale = ops.mean(ops.sum(area, axis=-1) - ops.diagonal(area, axis1=1, axis2=2), axis=-1) + 1.0
+    scale = ops.sum(ops.sum(area, axis=-1) - ops.diagonal(area, axis1=1, axis2=2), axis=-1) / N + 1.0
     gauge = _const(ridge * np.eye(N) + np.full((N, N), 1.0 / N), dtype)
     system = laplacian + scale[:, None, None] * gauge
     system = ops.broadcast_to(system, (ops.shape(b)[0], N, N))
@@ -250,12 +273,23 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
         return ops.linalg.solve(system, rhs) if solver == "direct" else _solve_cg(system, rhs, 2 * N)
 
     t = solve(b)
-    # einsum, not matmul: keras.ops.matmul returns float32 for float64 torch tensors (Keras 3.15).
-    t = t + solve(b - ops.einsum("bij,bjk->bik", ops.broadcast_to(laplacian, ops.shape(system)), t))
-    return ops.reshape(t, (-1, N)), summed, valid
+    # One step of iterative refinement removes the ridge's bias. einsum, not matmul: keras.ops.matmul returns
+    # float32 for float64 torch tensors (Keras 3.15).
+    return t + solve(b - ops.einsum("bij,bjk->bik", ops.broadcast_to(laplacian, ops.shape(system)), t))
 
 
-def stitch_depth(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
+def _solve_sparse(weights, b, grid, dtype, ridge):
+    shape = (-1, len(grid.origins_y), len(grid.origins_x))
+    areas = sparse_solve.stencil_areas(weights, grid, dtype)
+    areas = ops.broadcast_to(areas, (ops.shape(b)[0], *areas.shape[1:]))
+    scale = ops.sum(areas[..., 1:], axis=(1, 2, 3)) / grid.num_patches + 1.0
+    rhs = ops.reshape(b, shape)
+    t = sparse_solve.solve(areas, rhs, grid, scale, ridge)
+    t = t + sparse_solve.solve(areas, rhs - sparse_solve.laplacian_matvec(areas, t, grid), grid, scale, ridge)
+    return ops.reshape(t, (-1, grid.num_patches, 1))
+
+
+def stitch_depth(patches, grid, foreground=None, ridge=1e-5, solver="auto"):
     """Shifts each depth patch by its least-squares offset, then averages per pixel: -> (B, H, W, 1).
 
     `foreground` (B, H, W, 1), optional: only pixels that are foreground in both patches of a pair count in the
@@ -268,5 +302,5 @@ def stitch_depth(patches, grid, foreground=None, ridge=1e-5, solver="direct"):
     # Each pixel averages the shifted patches that are finite there (0 where none is).
     shifted = fold_patches(valid * ops.reshape(offsets, (-1, 1, 1, 1)), grid)
     count = fold_patches(valid, grid)
-    out = (summed + shifted) / ops.maximum(count, 1.0)
+    out = (summed + shifted) / at_least(count, 1.0)
     return ops.cast(_crop(out, grid), patches.dtype)

@@ -1,0 +1,105 @@
+"""The sparse depth-offset solve (issue #16): the same offsets as the dense solve, differentiable, chosen by size."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_patchnet.layers import PatchExtract, PatchStitch
+from keras_patchnet.ops import grid as grid_lib
+from keras_patchnet.ops import patches as patch_ops
+from keras_patchnet.ops import sparse_solve
+from tests.helpers import check_gradient, float64, to_numpy
+from tests.test_patch_stitch import disc_mask, error_up_to_a_constant, shifted_patches, smooth_surface
+
+
+def centred(t):
+    return t - t.mean(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    "size, patch_size, min_overlap, masked",
+    [((112, 112), 64, 32, False), ((200, 300), 32, 16, True), ((256, 256), 32, 8, True), ((300, 500), 48, 30, True)],
+)
+def test_sparse_offsets_match_the_dense_solve(size, patch_size, min_overlap, masked):
+    """Exact against the dense solve to 1e-5 m (surfaces at 1.2 m, patch offsets of +-0.2 m): the offsets of every
+    patch that overlaps another on the foreground (a patch that shares no foreground with any other has no
+    offset to find: both solvers leave it near 0, each with its own rounding), and the stitched surface."""
+    depth = smooth_surface(2, *size, seed=1)
+    extract = PatchExtract(patch_size, min_overlap=min_overlap)
+    patches = shifted_patches(depth, extract, seed=4)
+    grid = extract.grid(*size)
+    mask = disc_mask(2, *size) if masked else None
+    dense = to_numpy(patch_ops.depth_offsets(patches, grid, mask, solver="direct")[0])
+    sparse = to_numpy(patch_ops.depth_offsets(patches, grid, mask, solver="sparse")[0])
+    weights = None if mask is None else patch_ops._weight_map(keras.ops.convert_to_tensor(mask), grid, "float32")
+    areas = to_numpy(sparse_solve.stencil_areas(weights, grid, "float32"))
+    connected = np.broadcast_to(areas[..., 1:].sum(-1).reshape(len(areas), -1) > 0, sparse.shape)
+    for s, d, c in zip(sparse, dense, connected):  # per image, up to the one free constant
+        gap = (s - d)[c]
+        assert np.abs(gap - gap.mean()).max() < 1e-5
+    for solver in ("direct", "sparse"):
+        stitch = PatchStitch(patch_size, min_overlap, mode="depth", solver=solver)
+        out = to_numpy(stitch(patches, output_size=size, foreground=mask))
+        assert error_up_to_a_constant(out, depth, np.ones_like(depth) if mask is None else mask) < 1e-5, solver
+
+
+def test_the_stencil_holds_exactly_the_dense_overlap_areas():
+    grid = grid_lib.patch_grid(70, 90, 16, 5)
+    weights = keras.ops.convert_to_tensor((np.random.default_rng(0).random((1, 70, 90, 1)) > 0.4).astype("float32"))
+    dense = to_numpy(patch_ops._overlap_areas(weights, grid, "float32"))[0]
+    stencil = to_numpy(sparse_solve.stencil_areas(weights, grid, "float32"))[0]
+    offsets, _, _ = sparse_solve.stencil(grid)
+    ny, nx = len(grid.origins_y), len(grid.origins_x)
+    rebuilt = np.zeros_like(dense)
+    for i in range(ny):
+        for j in range(nx):
+            for k, (dy, dx) in enumerate(offsets):
+                if 0 <= i + dy < ny and 0 <= j + dx < nx:
+                    rebuilt[i * nx + j, (i + dy) * nx + j + dx] = stencil[i, j, k]
+                else:
+                    assert stencil[i, j, k] == 0
+    np.testing.assert_array_equal(rebuilt, dense)  # every non-zero overlap is on the stencil
+
+
+def test_auto_is_dense_for_small_grids_and_sparse_for_large_ones():
+    small = grid_lib.patch_grid(224, 224, 64, 32)
+    large = grid_lib.patch_grid(1100, 1100, 64, 32)
+    assert small.num_patches <= patch_ops.DENSE_MAX_PATCHES < large.num_patches
+    for grid in (small, large):
+        depth = smooth_surface(1, grid.height, grid.width, seed=2)
+        patches = shifted_patches(depth, PatchExtract(64, min_overlap=32), seed=3)
+        auto = to_numpy(patch_ops.stitch_depth(patches, grid))
+        solver = "direct" if grid is small else "sparse"
+        chosen = to_numpy(patch_ops.stitch_depth(patches, grid, solver=solver))
+        np.testing.assert_array_equal(auto, chosen)
+        assert error_up_to_a_constant(auto, depth, np.ones_like(depth)) < 1e-5
+
+
+def test_sparse_gradient_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    grid = grid_lib.patch_grid(13, 14, 8, 3)
+    patches = rng.normal(size=(2 * grid.num_patches, 8, 8, 1))
+    mask = (rng.random((2, 13, 14, 1)) > 0.3).astype("float64")
+    weights = rng.normal(size=(2, 13, 14, 1))
+
+    def fn(p):
+        return keras.ops.sum(keras.ops.multiply(patch_ops.stitch_depth(p, grid, mask, solver="sparse"), weights))
+
+    assert check_gradient(fn, patches, num_checks=4) < 1e-4
+
+
+def test_sparse_solve_in_float64_and_with_an_empty_foreground():
+    with float64():
+        run_in_float64_and_with_an_empty_foreground()
+
+
+def run_in_float64_and_with_an_empty_foreground():
+    grid = grid_lib.patch_grid(60, 60, 16, 4)
+    depth = smooth_surface(1, 60, 60).astype("float64")
+    patches = shifted_patches(depth, PatchExtract(16, min_overlap=4)).astype("float64")
+    out = patch_ops.stitch_depth(patches, grid, solver="sparse")
+    assert keras.ops.dtype(out) == "float64"
+    direct = patch_ops.stitch_depth(patches, grid, solver="direct")
+    np.testing.assert_allclose(to_numpy(out), to_numpy(direct), atol=1e-12)  # float64 throughout
+    empty = np.zeros((1, 60, 60, 1))
+    assert np.isfinite(to_numpy(patch_ops.stitch_depth(patches, grid, empty, solver="sparse"))).all()
