@@ -91,10 +91,16 @@ class BilateralRefine(keras.layers.Layer):
                 )
         if foreground is not None and foreground.shape[-1] != 1:
             raise ValueError(f"`foreground` must have 1 channel. Received: foreground.shape={tuple(foreground.shape)}")
-        region = None
-        if self.region == "seams":
-            grid = grid_lib.patch_grid(shape[1], shape[2], self.patch_size, self.min_overlap, self.rule)
-            region = grid_lib.seam_band(grid, self.seam_width)
+        return self._filter(inputs, foreground, guide, self._region(shape[1], shape[2]))
+
+    def _region(self, height, width):
+        if self.region != "seams":
+            return None
+        return grid_lib.seam_band(
+            grid_lib.patch_grid(height, width, self.patch_size, self.min_overlap, self.rule), self.seam_width
+        )
+
+    def _filter(self, inputs, foreground, guide, region):
         out = bilateral_ops.bilateral_filter(
             inputs,
             self.diameter,
@@ -109,6 +115,27 @@ class BilateralRefine(keras.layers.Layer):
         if self.renormalize:
             dtype = compute_dtype(out)
             out = keras.ops.cast(patch_ops.normalize(keras.ops.cast(out, dtype)), out.dtype)
+        return out
+
+    def filter_rows(self, inputs, foreground=None, rows=256):
+        """The layer's output on (B, H, W, C) host maps, computed `rows` rows at a time (each band with the
+        filter's halo of diameter // 2 rows), for maps too large to filter at once: the same values as
+        `self(inputs, foreground=foreground)`, as a NumPy array."""
+        import numpy as np
+
+        height, width = inputs.shape[1:3]
+        region, halo = self._region(height, width), self.diameter // 2
+        out = np.empty(inputs.shape, "float32")
+        for start in range(0, height, rows):
+            stop = min(height, start + rows)
+            lo, hi = max(0, start - halo), min(height, stop + halo)
+            band = self._filter(
+                keras.ops.convert_to_tensor(inputs[:, lo:hi]),
+                None if foreground is None else keras.ops.convert_to_tensor(foreground[:, lo:hi]),
+                None,
+                None if region is None else region[lo:hi],
+            )
+            out[:, start:stop] = keras.ops.convert_to_numpy(band)[:, start - lo : start - lo + stop - start]
         return out
 
     def compute_output_shape(self, input_shape):

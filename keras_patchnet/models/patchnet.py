@@ -196,6 +196,18 @@ class PatchNet(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
+        images, foreground, size = self._inputs(inputs)
+        if images is None:  # an empty batch: empty maps (the networks' kernels are not all defined on 0 samples)
+            return {"depth": keras.ops.zeros((0, *size, 1)), "normals": keras.ops.zeros((0, *size, 3))}
+        images, foreground, work = self._prepare(images, foreground, size)
+        with fast_channels_last():
+            predictions = self._patch_predictions(self.extract(images), training)
+        depth = self.stitch_depth(predictions["depth"], output_size=work, foreground=foreground)
+        normals = self.stitch_normals(predictions["normals"], output_size=work)
+        return self._finish(depth, normals, foreground, size)
+
+    def _inputs(self, inputs):
+        """(images, mask or None, (H, W)) from the call's inputs, checked; images is None for an empty batch."""
         if isinstance(inputs, dict):
             if "images" not in inputs:
                 raise ValueError(f"A dict input needs an 'images' entry. Received keys: {sorted(inputs)}")
@@ -206,17 +218,20 @@ class PatchNet(keras.Model):
         if shape[-1] != 3:
             raise ValueError(f"`images` must have 3 (RGB) channels. Received: images.shape={shape}")
         size = shape[1:3]
-        if shape[0] == 0:  # an empty batch: empty maps (the networks' kernels are not all defined on 0 samples)
-            return {"depth": keras.ops.zeros((0, *size, 1)), "normals": keras.ops.zeros((0, *size, 3))}
+        if foreground is not None and tuple(foreground.shape[1:]) != (*size, 1):
+            raise ValueError(
+                f"`mask` must have shape (batch, {size[0]}, {size[1]}, 1) like the images. "
+                f"Received: mask.shape={tuple(foreground.shape)}"
+            )
+        return (None if shape[0] == 0 else images), foreground, size
+
+    def _prepare(self, images, foreground, size):
+        """Pixel values read by the input contract, non-finite pixels out, intensity mode, the working scale:
+        (images, foreground, working size) as the patch network sees them."""
         images = read_images(images)
         finite = keras.ops.all(keras.ops.isfinite(images), axis=-1, keepdims=True)
         images = keras.ops.where(finite, images, 0.0)  # a NaN or inf pixel is black background, never spread
         if foreground is not None:
-            if tuple(foreground.shape[1:]) != (*size, 1):
-                raise ValueError(
-                    f"`mask` must have shape (batch, {size[0]}, {size[1]}, 1) like the images. "
-                    f"Received: mask.shape={tuple(foreground.shape)}"
-                )
             foreground = keras.ops.cast(foreground, "float32") * keras.ops.cast(finite, "float32")
         if self.intensity == "image":
             peak = keras.ops.max(images, axis=(1, 2, 3), keepdims=True)
@@ -228,14 +243,17 @@ class PatchNet(keras.Model):
                 foreground = keras.ops.cast(
                     keras.ops.image.resize(foreground, work, interpolation="bilinear", antialias=True) > 0.5, "float32"
                 )
-        with fast_channels_last():
-            predictions = self._patch_predictions(self.extract(images), training)
-        depth = self.stitch_depth(predictions["depth"], output_size=work, foreground=foreground)
-        normals = self.stitch_normals(predictions["normals"], output_size=work)
+        return images, foreground, work
+
+    def _finish(self, depth, normals, foreground, size):
+        """Refinement of the stitched maps and the way back to the input's size (normals renormalised)."""
         if self.refine:
             depth = self.refine_depth(depth, foreground=foreground)
             normals = self.refine_normals(normals, foreground=foreground)
-        if work != size:  # and the maps back to the input's size (normals renormalised)
+        return self._resize_back(depth, normals, size)
+
+    def _resize_back(self, depth, normals, size):
+        if tuple(depth.shape[1:3]) != tuple(size):
             depth = keras.ops.image.resize(depth, size, interpolation="bilinear")
             normals = keras.ops.image.resize(normals, size, interpolation="bilinear")
             normals = normals * keras.ops.rsqrt(keras.ops.sum(keras.ops.square(normals), -1, keepdims=True) + 1e-12)
@@ -287,13 +305,32 @@ class PatchNet(keras.Model):
             return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
         return None
 
+    def _streams(self, x):
+        """Whether `predict` takes the bounded-memory path (`models.streaming`): one image holds more patches than
+        `patch_batch_size`."""
+        images = x["images"] if isinstance(x, dict) else x
+        shape = tuple(getattr(images, "shape", ()))
+        if self.patch_batch_size is None or len(shape) != 4 or None in shape[1:3] or not shape[0]:
+            return False
+        return self.extract.grid(*self._working_size(shape[1:3])).num_patches > self.patch_batch_size
+
+    def _predict_large(self, x):
+        from keras_patchnet.models.streaming import predict_large
+
+        images, foreground, _ = self._inputs(x)
+        return predict_large(self, images, foreground)
+
     def predict_on_batch(self, x):
         empty = self._before_predict(x)
-        return super().predict_on_batch(x) if empty is None else empty
+        if empty is not None:
+            return empty
+        return self._predict_large(x) if self._streams(x) else super().predict_on_batch(x)
 
     def predict(self, x, *args, **kwargs):
         empty = self._before_predict(x)
-        return super().predict(x, *args, **kwargs) if empty is None else empty
+        if empty is not None:
+            return empty
+        return self._predict_large(x) if self._streams(x) else super().predict(x, *args, **kwargs)
 
     def get_config(self):
         return {

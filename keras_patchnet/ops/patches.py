@@ -251,13 +251,18 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="auto"):
     both = extract_patches(ops.concatenate([md, ops.broadcast_to(mc, ops.shape(md))], axis=-1), grid)
     b = ops.sum(both[..., 0] - both[..., 1] * d[..., 0], axis=(1, 2))
     b = ops.reshape(b, (-1, N, 1))
-    if solver == "auto":
-        solver = "direct" if N <= DENSE_MAX_PATCHES else "sparse"
-    if solver == "sparse":
-        t = _solve_sparse(weights, b, grid, dtype, ridge)
-    else:
-        t = _solve_dense(weights, b, grid, dtype, ridge, solver)
+    t = solve_offsets(weights, b, grid, dtype, ridge, solver)
     return ops.reshape(t, (-1, N)), summed, valid
+
+
+def solve_offsets(weights, b, grid, dtype, ridge=1e-5, solver="auto"):
+    """The offsets t (B, N, 1) of the normal equations L t = b (B, N, 1) with L the Laplacian of the overlap
+    areas under the (B, Hp, Wp, 1) `weights` (None: every pixel), by `solver` (see `depth_offsets`)."""
+    if solver == "auto":
+        solver = "direct" if grid.num_patches <= DENSE_MAX_PATCHES else "sparse"
+    if solver == "sparse":
+        return _solve_sparse(weights, b, grid, dtype, ridge)
+    return _solve_dense(weights, b, grid, dtype, ridge, solver)
 
 
 def _solve_dense(weights, b, grid, dtype, ridge, solver):

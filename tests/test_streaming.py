@@ -1,0 +1,72 @@
+"""The bounded-memory predict path (`models.streaming`, issue #16): the graph path's maps, chunk by chunk."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_patchnet import models
+from tests.helpers import to_numpy
+
+
+def pair(intensity="patch", **kwargs):
+    """The same small network twice: one predicting through the graph, one streaming 5 patches at a time."""
+    keras.utils.set_random_seed(0)
+    graph = models.unet(patch_size=32, width=2, min_overlap=8, intensity=intensity, patch_batch_size=None, **kwargs)
+    stream = models.PatchNet.from_config({**graph.get_config(), "patch_batch_size": 5})
+    stream.set_weights(graph.get_weights())
+    return graph, stream
+
+
+def images(shape=(2, 70, 90, 3), seed=0):
+    yy, xx = np.mgrid[: shape[1], : shape[2]]
+    base = 120 + 60 * np.sin(yy / 9.0)[..., None] * np.cos(xx / 13.0)[..., None]
+    noise = np.random.default_rng(seed).uniform(-20, 20, shape)
+    return np.clip(base + noise, 0, 255).astype("float32")
+
+
+def compare(graph, stream, x):
+    assert stream._streams(x) and not graph._streams(x)
+    expected, got = graph.predict_on_batch(x), stream.predict_on_batch(x)
+    for key in ("depth", "normals"):
+        assert got[key].shape == expected[key].shape
+        np.testing.assert_allclose(got[key], to_numpy(expected[key]), atol=2e-5, err_msg=key)
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_streaming_gives_the_graph_maps(with_mask):
+    graph, stream = pair()
+    x = images()
+    if with_mask:
+        yy, xx = np.mgrid[:70, :90]
+        disc = (np.hypot(yy - 35, xx - 45) < 30).astype("float32")[None, ..., None]
+        x = {"images": x, "mask": np.repeat(disc, 2, 0)}
+    compare(graph, stream, x)
+
+
+def test_streaming_with_image_intensity_a_working_width_and_a_non_finite_pixel():
+    graph, stream = pair(intensity="image", working_width=60)
+    x = images((1, 80, 100, 3), seed=1)
+    x[0, 10, 20] = np.nan
+    compare(graph, stream, x)
+    out = stream.predict(x)
+    assert np.isfinite(out["depth"]).all() and out["depth"].shape == (1, 80, 100, 1)
+
+
+def test_small_images_and_calls_stay_on_the_graph_path():
+    graph, stream = pair()
+    assert not stream._streams(images((3, 32, 32, 3)))  # 1 patch an image, even in a batch of 3
+    assert not stream._streams(images((1, 70, 90, 3))[:0])
+    out = stream(images((1, 70, 90, 3)))  # calling the model is always the graph
+    assert tuple(out["depth"].shape) == (1, 70, 90, 1)
+
+
+@pytest.mark.parametrize("region, renormalize", [("seams", False), ("all", True)])
+def test_refinement_band_by_band_equals_the_whole_map(region, renormalize):
+    from keras_patchnet.layers import BilateralRefine
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 70, 90, 3)).astype("float32")
+    mask = (rng.random((1, 70, 90, 1)) > 0.2).astype("float32")
+    layer = BilateralRefine(5, 1.5, 0.3, region=region, patch_size=32, min_overlap=8, renormalize=renormalize)
+    whole = to_numpy(layer(x, foreground=mask))
+    np.testing.assert_allclose(layer.filter_rows(x, foreground=mask, rows=16), whole, atol=1e-6)
