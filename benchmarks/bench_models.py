@@ -63,7 +63,10 @@ def main():
     xla = keras.backend.backend() != "torch"
     peak = matmul_flops()
     print(f"backend={keras.backend.backend()} jit_compile={xla} fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'model':>10} {'infer img/s':>12} {'train patch/s':>14} {'GFLOP/img':>10} {'patch fwd % of matmul':>22}")
+    print(
+        f"{'model':>10} {'infer img/s':>12} {'train patch/s':>14} {'GFLOP/img':>10} {'patch fwd % of matmul':>22} "
+        f"{'train % of matmul':>18}"
+    )
     rng = np.random.default_rng(0)
     images = (rng.random((args.batch, 224, 224, 3)) * 255).astype("float32")
     for name in args.models:
@@ -84,7 +87,11 @@ def main():
             "normals": rng.normal(size=(len(x), 128, 128, 3)).astype("float32"),
         }
         train = len(x) / best_time(lambda: net.train_on_batch(x, y), args.repeats)
-        print(f"{name:>10} {infer:>12.1f} {train:>14.1f} {flops_img / 1e9:>10.2f} {100 * share:>21.0f}%")
+        train_share = 3 * conv_flops(net) * train / peak  # forward + backward ~ 3 x forward
+        print(
+            f"{name:>10} {infer:>12.1f} {train:>14.1f} {flops_img / 1e9:>10.2f} {100 * share:>21.0f}% "
+            f"{100 * train_share:>17.0f}%"
+        )
         rows.append(
             {
                 "model": name,
@@ -92,6 +99,7 @@ def main():
                 "train_patch_s": train,
                 "gflop_img": flops_img / 1e9,
                 "share": share,
+                "train_share": train_share,
                 "batch": args.batch,
             }
         )

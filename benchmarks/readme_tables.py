@@ -33,6 +33,7 @@ def measure(backends, folder):
     for b in backends:
         results[f"stitch_{b}"] = run("bench_stitch.py", b, os.path.join(folder, f"stitch_{b}.json"))
         results[f"models_{b}"] = run("bench_models.py", b, os.path.join(folder, f"models_{b}.json"))
+        results[f"large_{b}"] = run("bench_large.py", b, os.path.join(folder, f"large_{b}.json"))
     state["load_after"] = os.getloadavg()[0]
     results["state"] = state
     with open(os.path.join(folder, "all.json"), "w") as f:
@@ -48,7 +49,21 @@ def how(state, command):
     )
 
 
-def stitch_table(results, backends):
+def large_table(results, backends, note):
+    lines = ["| backend | size | patches | seconds | s / megapixel | peak memory (GiB) |", "|---|---|---|---|---|---|"]
+    for b in backends:
+        for r in results.get(f"large_{b}", {}).get("rows", []):
+            if "failed" in r:
+                lines.append(f"| {b} | {r['size']}² | – | failed (exit {r['failed']}) | – | – |")
+                continue
+            lines.append(
+                f"| {b} | {r['size']}² | {r['patches']} | {r['seconds']:.2f} | {r['s_per_mp']:.2f} | "
+                f"{r['peak_gib']:.2f} |"
+            )
+    return "\n".join([note, ""] + lines)
+
+
+def stitch_table(results, backends, note=None):
     lines = [
         "| backend | size | batch | patches | XLA ms / img | no-XLA ms / img | ns / pixel (best) |",
         "|---|---|---|---|---|---|---|",
@@ -60,23 +75,28 @@ def stitch_table(results, backends):
                 f"| {b} | {r['size']}² | {r['batch']} | {r['patches']} | {xla} | {r['plain_ms']:.2f} | "
                 f"{r['ns_per_pixel']:.0f} |"
             )
-    return "\n".join([how(results["state"], "python benchmarks/bench_stitch.py"), ""] + lines)
+    return "\n".join([note or how(results["state"], "python benchmarks/bench_stitch.py"), ""] + lines)
 
 
-def models_table(results, backends):
+def models_table(results, backends, note=None):
     lines = [
         "| backend | fp32 matmul GFLOP/s | model | GFLOP / img | infer img/s (224², batch 32) | train patch/s | "
-        "forward % of matmul |",
-        "|---|---|---|---|---|---|---|",
+        "forward % of matmul | training % of matmul (3 x forward FLOPs) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for b in backends:
         res = results[f"models_{b}"]
         for r in res["rows"]:
             lines.append(
                 f"| {b} | {res['matmul_gflops']:.0f} | {r['model']} | {r['gflop_img']:.2f} | "
-                f"{r['infer_img_s']:.1f} | {r['train_patch_s']:.1f} | {100 * r['share']:.0f}% |"
+                f"{r['infer_img_s']:.1f} | {r['train_patch_s']:.1f} | {100 * r['share']:.0f}% | "
+                f"{train_share(r)} |"
             )
-    return "\n".join([how(results["state"], "python benchmarks/bench_models.py"), ""] + lines)
+    return "\n".join([note or how(results["state"], "python benchmarks/bench_models.py"), ""] + lines)
+
+
+def train_share(row):
+    return f"{100 * row['train_share']:.0f}%" if "train_share" in row else "–"
 
 
 def data_table(results):
@@ -105,7 +125,21 @@ def main(argv=None):
     p.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
     p.add_argument("--out", default=os.path.join(ROOT, "out", "bench"))
     p.add_argument("--from-json", help="a folder of an earlier run (its all.json): no new measurement")
+    p.add_argument("--markdown", help="print the tables of the per-backend JSON files in this folder (gpu.sh)")
+    p.add_argument("--label", default="", help="with --markdown: the hardware, for the tables' heading")
     args = p.parse_args(argv)
+    if args.markdown:
+        results = {}
+        for name in os.listdir(args.markdown):
+            if name.endswith(".json"):
+                with open(os.path.join(args.markdown, name)) as f:
+                    results[name[: -len(".json")]] = json.load(f)
+        note = f"_Measured by `bash benchmarks/gpu.sh` on {datetime.date.today().isoformat()}: {args.label}._"
+        results["state"] = None
+        found = [b for b in args.backends if f"stitch_{b}" in results and f"models_{b}" in results]
+        print(stitch_table(results, found, note), models_table(results, found, note), sep="\n\n")
+        print("\n" + large_table(results, args.backends, note))
+        return
     if args.from_json:
         with open(os.path.join(args.from_json, "all.json")) as f:
             results = json.load(f)
@@ -116,6 +150,9 @@ def main(argv=None):
     text = splice(text, "stitch", stitch_table(results, args.backends))
     text = splice(text, "models", models_table(results, args.backends))
     text = splice(text, "data", data_table(results))
+    if any(f"large_{b}" in results for b in args.backends):
+        note = how(results["state"], "python benchmarks/bench_large.py")
+        text = splice(text, "large", large_table(results, args.backends, note))
     with open(args.readme, "w", encoding="utf-8") as f:
         f.write(text)
     print(f"Tables written into {args.readme}")

@@ -208,14 +208,18 @@ def test_keras_file_round_trip(name, tmp_path):
         np.testing.assert_allclose(to_numpy(out[key]), to_numpy(expected[key]), atol=1e-5)
 
 
-def test_compiled_prediction_equals_eager():
-    model = models.unet(patch_size=32, width=2, min_overlap=8)
+@pytest.mark.parametrize("working_width", [None, 40])
+def test_compiled_prediction_equals_eager(working_width):
+    """Also with the resize to a working scale inside (it once lowered to an op XLA cannot compile)."""
+    model = models.unet(patch_size=32, width=2, min_overlap=8, working_width=working_width)
     x = render_batch([1, 2], 48, 56)["images"].astype("float32")
     eager = model(x)
     model.compile(jit_compile=BACKEND != "torch")
     compiled = model.predict(x, verbose=0)
-    for key in ("depth", "normals"):
-        np.testing.assert_allclose(compiled[key], to_numpy(eager[key]), atol=1e-4)
+    # Resampled normals of this untrained net nearly cancel at a few pixels, and renormalising them magnifies
+    # float rounding (torch picks other conv kernels without gradients): 1e-3 there.
+    for key, atol in (("depth", 1e-4), ("normals", 1e-4 if working_width is None else 1e-3)):
+        np.testing.assert_allclose(compiled[key], to_numpy(eager[key]), atol=atol)
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])

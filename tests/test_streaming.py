@@ -70,3 +70,12 @@ def test_refinement_band_by_band_equals_the_whole_map(region, renormalize):
     layer = BilateralRefine(5, 1.5, 0.3, region=region, patch_size=32, min_overlap=8, renormalize=renormalize)
     whole = to_numpy(layer(x, foreground=mask))
     np.testing.assert_allclose(layer.filter_rows(x, foreground=mask, rows=16), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("size, new", [((224, 224), (112, 112)), ((480, 640), (84, 112)), ((50, 60), (93, 112))])
+def test_resize_equals_keras_antialiased_bilinear(size, new):
+    from keras_patchnet.ops.resize import resize
+
+    x = np.random.default_rng(0).uniform(0, 255, (1, *size, 3)).astype("float32")
+    expected = to_numpy(keras.ops.image.resize(x, new, interpolation="bilinear", antialias=True))
+    np.testing.assert_allclose(to_numpy(resize(keras.ops.convert_to_tensor(x), new)), expected, atol=2e-3)  # of 255

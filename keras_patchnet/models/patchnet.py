@@ -6,6 +6,7 @@ from keras_patchnet.layers import BilateralRefine, PatchExtract, PatchStitch
 from keras_patchnet.models import blocks
 from keras_patchnet.models._torch_layout import fast_channels_last
 from keras_patchnet.ops.patches import check_image_shape
+from keras_patchnet.ops.resize import resize
 
 
 def _normalization_scope(patch_model):
@@ -238,11 +239,9 @@ class PatchNet(keras.Model):
             images = images * (255.0 / keras.ops.maximum(peak, 1e-6))
         work = self._working_size(size)
         if work != size:  # bring the image to the scale the network was trained at
-            images = keras.ops.image.resize(images, work, interpolation="bilinear", antialias=True)
+            images = resize(images, work)
             if foreground is not None:
-                foreground = keras.ops.cast(
-                    keras.ops.image.resize(foreground, work, interpolation="bilinear", antialias=True) > 0.5, "float32"
-                )
+                foreground = keras.ops.cast(resize(foreground, work) > 0.5, "float32")
         return images, foreground, work
 
     def _finish(self, depth, normals, foreground, size):
@@ -254,8 +253,7 @@ class PatchNet(keras.Model):
 
     def _resize_back(self, depth, normals, size):
         if tuple(depth.shape[1:3]) != tuple(size):
-            depth = keras.ops.image.resize(depth, size, interpolation="bilinear")
-            normals = keras.ops.image.resize(normals, size, interpolation="bilinear")
+            depth, normals = resize(depth, size), resize(normals, size)
             normals = normals * keras.ops.rsqrt(keras.ops.sum(keras.ops.square(normals), -1, keepdims=True) + 1e-12)
         return {"depth": depth, "normals": normals}
 

@@ -1,0 +1,51 @@
+#!/bin/bash
+# The benchmark set on a GPU machine, in well under ten minutes (issue #16): for every backend whose GPU build is
+# installed, the stitch, the three models and the large-image benchmark, each under its own time limit, then the
+# tables as markdown (`OUT/tables.md`) labelled with the hardware.
+#
+#     bash benchmarks/gpu.sh [OUT]        # on the device machine: bash benchmarks/gpu.sh "$OUT"
+#
+# A backend that sees no GPU is skipped and named (its CPU figures are in the README already). Each step's output
+# lands in OUT/<step>_<backend>.log and .json.
+set -u
+OUT=${1:-out/gpu}
+mkdir -p "$OUT"
+PY=${PYTHON:-python}
+export TF_CPP_MIN_LOG_LEVEL=2 XLA_PYTHON_CLIENT_PREALLOCATE=false
+start=$(date +%s)
+(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi") > "$OUT/gpu.txt"
+echo "GPU: $(cat "$OUT/gpu.txt")"
+
+gpu_seen() {  # does backend $1 see a GPU?
+    KERAS_BACKEND=$1 timeout 120 "$PY" - <<'EOF'
+import os, sys
+b = os.environ["KERAS_BACKEND"]
+if b == "tensorflow":
+    import tensorflow as tf
+    ok = bool(tf.config.list_physical_devices("GPU"))
+elif b == "torch":
+    import torch
+    ok = torch.cuda.is_available()
+else:
+    import jax
+    ok = any(d.platform == "gpu" for d in jax.devices())
+sys.exit(0 if ok else 1)
+EOF
+}
+
+backends=()
+for b in tensorflow torch jax; do
+    if gpu_seen "$b"; then backends+=("$b"); else echo "$b: no GPU visible, skipped"; fi
+done
+for b in "${backends[@]}"; do
+    export KERAS_BACKEND=$b
+    timeout 150 "$PY" benchmarks/bench_stitch.py --sizes 224 1024 2048 4096 --repeats 3 --json "$OUT/stitch_$b.json" \
+        > "$OUT/stitch_$b.log" 2>&1 || echo "$b stitch: exit $?"
+    timeout 150 "$PY" benchmarks/bench_models.py --repeats 3 --json "$OUT/models_$b.json" \
+        > "$OUT/models_$b.log" 2>&1 || echo "$b models: exit $?"
+    timeout 120 "$PY" benchmarks/bench_large.py --sizes 224 1024 4096 --json "$OUT/large_$b.json" \
+        > "$OUT/large_$b.log" 2>&1 || echo "$b large: exit $?"
+    echo "$b done at $(( $(date +%s) - start )) s"
+done
+"$PY" benchmarks/readme_tables.py --markdown "$OUT" --label "$(cat "$OUT/gpu.txt")" --backends "${backends[@]}" \
+    > "$OUT/tables.md" && echo "tables: $OUT/tables.md"

@@ -1,0 +1,35 @@
+"""Image resizing as two small matrix products, so it compiles under XLA on every backend.
+
+`keras.ops.image.resize(..., antialias=True)` lowers to TensorFlow's ScaleAndTranslate, which XLA cannot compile:
+a model that resizes inside (a preset's `working_width`) then failed under `jit_compile=True` on TensorFlow. The
+same resampling, a triangle (bilinear) kernel widened by the scale factor when shrinking, with half-pixel centres
+and samples outside the image dropped, is a fixed (out, in) matrix per axis: `resize` applies one to the rows and
+one to the columns. It equals Keras' antialiased bilinear resize on TensorFlow, JAX and torch to float32 rounding
+when shrinking, and plain bilinear (edge-clamped) when enlarging.
+"""
+
+import functools
+
+import numpy as np
+from keras import ops
+
+
+@functools.lru_cache(maxsize=64)
+def resize_matrix(out_len, in_len):
+    """(out_len, in_len) float32 weights of the antialiased bilinear resampling of one axis (rows sum to 1)."""
+    scale = out_len / in_len
+    width = max(1.0 / scale, 1.0)  # the kernel widens by the shrink factor (antialiasing)
+    centres = (np.arange(out_len) + 0.5) / scale - 0.5
+    weights = np.maximum(0.0, 1.0 - np.abs((np.arange(in_len)[None, :] - centres[:, None]) / width))
+    return (weights / weights.sum(axis=1, keepdims=True)).astype("float32")
+
+
+def resize(x, size):
+    """(B, H, W, C) -> (B, h, w, C) for size (h, w), antialiased when shrinking."""
+    (h, w), (H, W) = size, x.shape[1:3]
+    dtype = ops.dtype(x)
+    if h != H:
+        x = ops.einsum("hH,bHWc->bhWc", ops.convert_to_tensor(resize_matrix(h, H), dtype=dtype), x)
+    if w != W:
+        x = ops.einsum("wW,bhWc->bhwc", ops.convert_to_tensor(resize_matrix(w, W), dtype=dtype), x)
+    return x
