@@ -55,6 +55,14 @@ def test_stages_of_a_preset_and_the_continued_run(build_preset, tmp_path):
     )
 
 
+def test_a_run_started_from_the_preset_weights_file_continues_it(build_preset, tmp_path):
+    write_card(tmp_path / "unet.x", [STAGE1, STAGE2])
+    weights = tmp_path / "unet.x" / "model.weights.h5"
+    weights.write_bytes(b"")
+    recipe = {"out": "runs/c", "pretrained": str(weights), "seed": 9}
+    assert build_preset._continue_preset("unet.x", recipe)[1]["pretrained"] == "runs/b"
+
+
 def test_a_run_not_started_from_the_preset_is_refused(build_preset, tmp_path):
     write_card(tmp_path / "unet.x", [STAGE1, STAGE2])
     with pytest.raises(ValueError, match="--pretrained 'runs/z'"):

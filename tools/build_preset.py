@@ -71,7 +71,10 @@ def _continue_preset(name, recipe):
     """(earlier stages, this run's recipe) for a run that started from preset `name`: the start weights are
     named by the last earlier stage's --out, which is what `name` held when the run started."""
     earlier = _preset_stages(name)
-    if recipe.get("pretrained") != name:
+    weights = os.path.join(_folder(name), "model.weights.h5")
+    started = str(recipe.get("pretrained"))
+    same_file = os.path.isfile(started) and os.path.realpath(started) == os.path.realpath(weights)
+    if started != name and not same_file:  # by name, or by the preset's own weights file
         raise ValueError(f"--earlier-preset {name}: the run started from --pretrained {recipe.get('pretrained')!r}")
     return earlier, {**recipe, "pretrained": earlier[-1]["args"]["out"]}
 
