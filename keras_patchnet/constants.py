@@ -4,7 +4,7 @@ a Keras backend.
 - `ARCHITECTURES`: the patch networks; `keras_patchnet.models.<name>` holds `<name>_network` for each, so a new
   architecture is its own file plus one name here.
 - `INTENSITIES`: how pixel values reach the network (see `PatchNet`).
-- `LIGHTINGS`: the renderer's light set-ups (see `keras_patchnet.data.render`).
+- `LIGHTINGS`: the renderer's light set-ups; `WORLDS`: its shape distributions (see `keras_patchnet.data.render`).
 - `SAMPLE`: the shipped sample image.
 - Seeds of the synthetic splits: training draws from `TRAIN_SEED` (seeds (TRAIN_SEED, epoch, i)), validation from
   `VAL_SEED`, the held-out test split from `TEST_SEED` (seeds TEST_SEED + i); none overlaps another.
@@ -15,6 +15,7 @@ import os
 ARCHITECTURES = ("baseline", "inception", "unet")
 INTENSITIES = ("patch", "image", "none")
 LIGHTINGS = ("rig", "random", "fixed")
+WORLDS = ("standard", "wide")
 TRAIN_SEED = 0
 VAL_SEED = 424242
 TEST_SEED = 1_000_000_007

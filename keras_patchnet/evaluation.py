@@ -28,9 +28,9 @@ def summarise(result):
     return {k: {"mean": result["mean"][k], "std": result["std"][k]} for k in result["mean"]}
 
 
-def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_size=8, lighting="rig"):
+def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_size=8, lighting="rig", world="standard"):
     """Metrics of `model` and of the flat plane on `num_images` held-out renders (seeds seed..seed+num_images-1)."""
-    data = render_batch(range(seed, seed + num_images), size, size, lighting=lighting)
+    data = render_batch(range(seed, seed + num_images), size, size, lighting=lighting, world=world)
     depth, normals = predict_maps(model, data["images"].astype("float32"), batch_size)
     flat_depth, flat_normals = flat_plane(data["depth"], data["normals"])
     return {

@@ -35,6 +35,7 @@ DEFAULTS = dict(
     min_overlap=1,
     lr=2e-3,
     lighting="rig",
+    world="standard",
     intensity="patch",
     val_images=64,
     test_images=64,
@@ -179,8 +180,11 @@ def _sources(cfg):
     if cfg["data"] == "synthetic":
         size = cfg["image_size"]
         light = cfg["lighting"]
-        train = SyntheticSource(cfg["steps"] * cfg["batch_size"], size, size, seed=cfg["seed"], lighting=light)
-        val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False, lighting=light)
+        world = cfg["world"]
+        train = SyntheticSource(
+            cfg["steps"] * cfg["batch_size"], size, size, seed=cfg["seed"], lighting=light, world=world
+        )
+        val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False, lighting=light, world=world)
         return train, val, None
     train, test = TexlessDataset(cfg["data"]).split(by="sequence", seed=cfg["seed"])
     return train, test, test
@@ -237,7 +241,7 @@ def train(**kwargs):
         from keras_patchnet.evaluation import predict_maps
 
         size, n = cfg["image_size"], min(cfg["curve_images"], cfg["val_images"])
-        curve = render_batch(range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"])
+        curve = render_batch(range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"], world=cfg["world"])
         images = curve["images"].astype("float32")
         callbacks.append(
             validation_curve(
@@ -269,7 +273,7 @@ def train(**kwargs):
         json.dump(config, f, indent=2, sort_keys=True)
     if test_split is None:
         result = evaluate_synthetic(
-            model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=cfg["lighting"]
+            model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=cfg["lighting"], world=cfg["world"]
         )
     else:
         result = evaluate_dataset(model, test_split)

@@ -111,3 +111,43 @@ def test_fixed_lighting_is_one_directional_light_from_fixed_light():
         np.testing.assert_allclose(lights[0][1], synthetic.FIXED_LIGHT)
     with pytest.raises(ValueError, match="`lighting` must be one of"):
         render(0, 32, 32, lighting="studio")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_wide_world_normals_agree_with_its_depth(seed):
+    s = render(300 + seed, 160, 160, world="wide")
+    fd = normals_from_depth(s.depth, s.intrinsics)
+    valid = np.linalg.norm(fd, axis=-1) > 0
+    assert valid.sum() > 500
+    assert np.median(angular_error_deg(fd, s.normals)[valid]) < 3.0
+
+
+def test_wide_world_statistics():
+    """Steep tilts, sheets from a third of the frame to cut by it, every kind, other albedos (issue #13)."""
+    from keras_patchnet.data.synthetic import WIDE_KINDS, WIDE_SLANT_DEG
+
+    batch = [render(2000 + i, 64, 64, world="wide") for i in range(60)]
+    slant = np.array([s.params["slant_deg"] for s in batch])
+    assert slant.max() > 55 and slant.min() < 15 and slant.max() <= WIDE_SLANT_DEG + 1e-6
+    fg = np.array([s.mask.mean() for s in batch])
+    assert fg.min() < 0.35 and fg.max() > 0.85
+    cut = np.mean([s.mask[0].any() or s.mask[-1].any() or s.mask[:, 0].any() or s.mask[:, -1].any() for s in batch])
+    assert cut > 0.3  # a share of the sheets are cut by the frame
+    assert {s.params["kind"] for s in batch} == set(WIDE_KINDS)
+    albedo = np.array([s.params["albedo"] for s in batch])
+    assert albedo.min() < 0.65 and albedo.max() > 0.85
+    depth = np.concatenate([s.depth[s.mask] for s in batch])
+    assert depth.min() > 0.3  # steep sheets stay in front of the camera
+    for s in batch:
+        n = s.normals[s.mask]
+        np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-5)
+        assert (n[:, 2] < 0).all()
+
+
+def test_the_standard_world_is_unchanged_and_worlds_are_checked():
+    a, b = render(11, 48, 48), render(11, 48, 48, world="standard")
+    assert (a.image == b.image).all() and a.params["kind"] in KINDS
+    with pytest.raises(ValueError, match="`world` must be one of"):
+        render(0, 32, 32, world="huge")
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        render(0, 32, 32, kind="rolled")  # a wide-world kind

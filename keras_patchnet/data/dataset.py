@@ -20,12 +20,15 @@ class SyntheticSource:
         seed: base seed; a held-out split uses a different one (see `keras_patchnet.data.TEST_SEED`).
         kind: surface kind or None (mixed).
         resample: draw new samples each epoch (the renderer is cheap), else the same ones every epoch.
-        lighting: "rig" or "random" (see `render`).
+        lighting: "rig", "random" or "fixed" (see `render`).
+        world: "standard" or "wide" (see `render`).
     """
 
-    def __init__(self, num_samples, height=224, width=224, seed=0, kind=None, resample=True, lighting="rig"):
+    def __init__(
+        self, num_samples, height=224, width=224, seed=0, kind=None, resample=True, lighting="rig", world="standard"
+    ):
         self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
-        self.lighting = lighting
+        self.lighting, self.world = lighting, world
         self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
 
     def __len__(self):
@@ -34,7 +37,7 @@ class SyntheticSource:
     def load(self, index):
         epoch = self.epoch if self.resample else 0
         rng = np.random.default_rng([self.seed, epoch, int(index)])
-        s = render(rng, self.height, self.width, self.kind, self.lighting)
+        s = render(rng, self.height, self.width, self.kind, self.lighting, self.world)
         return {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
 
     def on_epoch_end(self):

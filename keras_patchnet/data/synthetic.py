@@ -22,9 +22,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from keras_patchnet.constants import LIGHTINGS
+from keras_patchnet.constants import LIGHTINGS, WORLDS
 
 KINDS = ("cloth", "paper", "garment")
+WIDE_KINDS = KINDS + ("crumpled", "hanging", "rolled")  # the kinds of world="wide"
+WIDE_SLANT_DEG = 70.0  # the steepest tilt of a wide-world sheet
+WIDE_FILL = (0.3, 0.95)  # the sheet's area as a share of the frame (larger sheets are cut by it)
 DEPTH_RANGE = (1.0, 1.4)  # metres, distance of the sheet's centre
 FOCAL_AT_224 = 525.0  # Kinect-like focal length in pixels, for a 224-pixel-wide crop at native resolution
 
@@ -48,17 +51,36 @@ def _gauss(x, sigma):
     return np.exp(-0.5 * (x / sigma) ** 2)
 
 
-def _fold(p, q, rng):
-    """A ridge (or valley) across direction d, of width w, amplitude a, fading along the ridge over length L."""
-    theta, c = rng.uniform(0, np.pi), rng.uniform(-0.12, 0.12, 2)
-    a, w, length = rng.choice([-1, 1]) * rng.uniform(0.008, 0.04), rng.uniform(0.01, 0.04), rng.uniform(0.08, 0.35)
+def _ridge(p, q, theta, c, a, w, length):
+    """A ridge (or valley) across direction d = (cos theta, sin theta), of amplitude a and width w, centred at c,
+    fading along the ridge over `length`."""
     d = np.array([np.cos(theta), np.sin(theta)])
     s = (p - c[0]) * d[0] + (q - c[1]) * d[1]
     t = -(p - c[0]) * d[1] + (q - c[1]) * d[0]
-    g = _gauss(s, w) * _gauss(t, length)
-    h = a * g
+    h = a * _gauss(s, w) * _gauss(t, length)
     dh_ds, dh_dt = -h * s / w**2, -h * t / length**2
-    return h, dh_ds * d[0] - dh_dt * d[1], dh_ds * d[1] + dh_dt * d[0], ("fold", theta, a, w, length)
+    return h, dh_ds * d[0] - dh_dt * d[1], dh_ds * d[1] + dh_dt * d[0]
+
+
+def _fold(p, q, rng):
+    """A soft fold: a ridge or valley 1-4 cm wide and up to 4 cm high."""
+    theta, c = rng.uniform(0, np.pi), rng.uniform(-0.12, 0.12, 2)
+    a, w, length = rng.choice([-1, 1]) * rng.uniform(0.008, 0.04), rng.uniform(0.01, 0.04), rng.uniform(0.08, 0.35)
+    return (*_ridge(p, q, theta, c, a, w, length), ("fold", theta, a, w, length))
+
+
+def _crease(p, q, rng):
+    """A sharp crease (paper folded and opened, crumpled cloth): a ridge 2-6 mm wide, long."""
+    theta, c = rng.uniform(0, np.pi), rng.uniform(-0.15, 0.15, 2)
+    a, w, length = rng.choice([-1, 1]) * rng.uniform(0.002, 0.01), rng.uniform(0.002, 0.006), rng.uniform(0.1, 0.4)
+    return (*_ridge(p, q, theta, c, a, w, length), ("crease", theta, a, w, length))
+
+
+def _drape(p, q, rng):
+    """A vertical drape fold of a sheet held at its top corners (ridge lines near the image's vertical)."""
+    theta, c = rng.normal(0, 0.2), rng.uniform(-0.15, 0.15, 2)
+    a, w, length = rng.choice([-1, 1]) * rng.uniform(0.01, 0.05), rng.uniform(0.015, 0.05), rng.uniform(0.2, 0.5)
+    return (*_ridge(p, q, theta, c, a, w, length), ("drape", theta, a, w, length))
 
 
 def _wrinkles(p, q, rng):
@@ -101,10 +123,33 @@ def _bend(p, q, rng):
     return 0.5 * k * s**2, k * s * d[0], k * s * d[1], ("bend", theta, c, k)
 
 
+def _sag(p, q, rng):
+    """A sheet held at two corners sags between them: a cylinder around a near-horizontal axis."""
+    theta, c, k = np.pi / 2 + rng.normal(0, 0.15), rng.uniform(-0.15, 0.0), rng.uniform(1.5, 6.0)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    s = p * d[0] + q * d[1] - c
+    return 0.5 * k * s**2, k * s * d[0], k * s * d[1], ("sag", theta, c, k)
+
+
+def _roll(p, q, rng):
+    """Rolled paper: a cylinder of curvature 6-14 / m (radius 7-17 cm)."""
+    theta, c, k = rng.uniform(0, np.pi), rng.uniform(-0.05, 0.05), rng.choice([-1, 1]) * rng.uniform(6.0, 14.0)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    s = p * d[0] + q * d[1] - c
+    return 0.5 * k * s**2, k * s * d[0], k * s * d[1], ("roll", theta, c, k)
+
+
 DEFORMATIONS = {
     "cloth": ((_fold, 2, 6), (_wrinkles, 0, 4), (_lift, 0, 2)),
     "paper": ((_bend, 1, 3), (_lift, 0, 1)),
     "garment": ((_fold, 3, 8), (_wrinkles, 1, 5), (_lift, 0, 1)),
+}
+WIDE_DEFORMATIONS = {
+    **DEFORMATIONS,
+    "paper": ((_bend, 1, 3), (_crease, 0, 3), (_lift, 0, 1)),
+    "crumpled": ((_fold, 6, 14), (_wrinkles, 4, 10), (_crease, 2, 6), (_lift, 0, 2)),
+    "hanging": ((_sag, 1, 1), (_drape, 3, 7), (_wrinkles, 0, 3)),
+    "rolled": ((_roll, 1, 1), (_crease, 0, 2), (_lift, 0, 1)),
 }
 
 
@@ -164,11 +209,13 @@ def _lights(rng, lighting):
     ]
 
 
-def _shade(normals, points, rng, lighting="rig"):
+def _shade(normals, points, rng, lighting="rig", wide=False):
     """Radiance (n, 3) of foreground points (n, 3) with unit normals (n, 3)."""
     rig = _lights(rng, lighting)
     n_lights, calibrated = len(rig), lighting == "fixed"
-    albedo, ambient = rng.uniform(0.8, 0.95), rng.uniform(0.05, 0.3)
+    albedo, ambient = rng.uniform(0.5 if wide else 0.8, 0.95), rng.uniform(0.05, 0.3)
+    if wide:  # other albedos, slightly coloured
+        albedo = albedo * (1.0 + rng.uniform(-0.06, 0.06, 3))
     ambient = FIXED_AMBIENT if calibrated else ambient
     view = -points / np.linalg.norm(points, axis=-1, keepdims=True)
     radiance = np.full(points.shape, ambient, "float64")
@@ -196,10 +243,11 @@ def _shade(normals, points, rng, lighting="rig"):
             half /= np.linalg.norm(half, axis=-1, keepdims=True)
             spec = np.clip(np.sum(normals * half, axis=-1, keepdims=True), 0, None) ** rng.uniform(10, 40)
             radiance += rng.uniform(0.02, 0.1) * power * falloff * spec * (lambert > 0)
-    return albedo * radiance, {"n_lights": n_lights, "albedo": albedo, "ambient": ambient, "lights": lights}
+    albedo_mean = float(np.mean(albedo))
+    return albedo * radiance, {"n_lights": n_lights, "albedo": albedo_mean, "ambient": ambient, "lights": lights}
 
 
-def render(seed, height=224, width=224, kind=None, lighting="rig"):
+def render(seed, height=224, width=224, kind=None, lighting="rig", world="standard"):
     """Renders one sample; the same `seed` and size give the same sample.
 
     Args:
@@ -212,6 +260,11 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
             from
             `FIXED_LIGHT` with power `FIXED_POWER`, ambient `FIXED_AMBIENT`, no highlight (shading maps to the
             angle to the light: the easiest case to learn; train with `intensity="none"` and no photometric jitter).
+        world: "standard" (default, what the shipped presets were trained and measured on) or "wide": tilts up to
+            `WIDE_SLANT_DEG` (70°), sheets covering `WIDE_FILL` (30-95%) of the frame or cut by it, three more kinds
+            ("crumpled": many small folds and creases; "hanging": held at two corners, sagging with drape folds;
+            "rolled": paper rolled to a 7-17 cm radius) and creased paper, albedos 0.5-0.95 with a slight colour,
+            and a faint low-frequency shading noise (texture-free).
 
     Returns:
         `Sample(image, depth, normals, mask, intrinsics, params)`.
@@ -221,24 +274,37 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
     ((64, 80, 3), 'uint8', (64, 80), (64, 80, 3))
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if world not in WORLDS:
+        raise ValueError(f"`world` must be one of {WORLDS}. Received: world={world!r}")
+    wide = world == "wide"
+    kinds = WIDE_KINDS if wide else KINDS
     if kind is None:
-        kind = KINDS[int(rng.integers(len(KINDS)))]
-    if kind not in KINDS:
-        raise ValueError(f"`kind` must be one of {KINDS} or None. Received: kind={kind!r}")
+        kind = kinds[int(rng.integers(len(kinds)))]
+    if kind not in kinds:
+        raise ValueError(f"`kind` must be one of {kinds} (world={world!r}) or None. Received: kind={kind!r}")
     if lighting not in LIGHTINGS:
         raise ValueError(f"`lighting` must be one of {LIGHTINGS}. Received: lighting={lighting!r}")
     K = intrinsics(height, width)
     v, u = np.mgrid[:height, :width].astype("float32")
     xn_full, yn_full = (u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]
     z0 = rng.uniform(*DEPTH_RANGE)
-    tilt = rng.uniform(-0.6, 0.6, 2)  # dZ/dp, dZ/dq: up to ~30 degrees
-    mask = _silhouette(xn_full * z0, yn_full * z0, kind, rng)
+    if wide:
+        slant, azimuth = np.radians(rng.uniform(0, WIDE_SLANT_DEG)), rng.uniform(0, 2 * np.pi)
+        tilt = np.tan(slant) * np.array([np.cos(azimuth), np.sin(azimuth)])
+        frame = (width / K[0, 0] * z0) * (height / K[1, 1] * z0)  # the frame's area (m²) at the sheet's distance
+        scale = np.sqrt(rng.uniform(*WIDE_FILL) * frame / np.pi) / 0.16  # 0.16 m: a standard blob's mean radius
+    else:
+        tilt, scale = rng.uniform(-0.6, 0.6, 2), 1.0  # dZ/dp, dZ/dq: up to ~30 degrees
+    mask = _silhouette(xn_full * z0 / scale, yn_full * z0 / scale, kind, rng)
     # Geometry and shading only on the silhouette's pixels (a third of the image on average).
     xn, yn = xn_full[mask].astype("float64"), yn_full[mask].astype("float64")
     p, q = xn * z0, yn * z0  # metric coordinates on the fronto-parallel plane at z0
+    if wide and len(p):  # keep the nearest point of a steep sheet at least 0.4 m from the camera
+        reach = np.max(-(p * tilt[0] + q * tilt[1]))
+        tilt = tilt * min(1.0, (z0 - 0.4) / max(reach, 1e-9))
     Z, Zp, Zq = z0 + tilt[0] * p + tilt[1] * q, np.full_like(p, tilt[0]), np.full_like(p, tilt[1])
     parts = []
-    for fn, lo, hi in DEFORMATIONS[kind]:
+    for fn, lo, hi in (WIDE_DEFORMATIONS if wide else DEFORMATIONS)[kind]:
         for _ in range(int(rng.integers(lo, hi + 1))):
             h, hp, hq, info = fn(p, q, rng)
             Z, Zp, Zq = Z + h, Zp + hp, Zq + hq
@@ -246,8 +312,18 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
     Zx, Zy = Zp * z0, Zq * z0  # derivatives with respect to x̄, ȳ
     normals = np.stack([Zx, Zy, -(Z + xn * Zx + yn * Zy)], axis=-1)
     normals /= np.sqrt(np.sum(normals**2, axis=-1, keepdims=True))
+    if wide:  # a steep sheet with a fold can turn a strip away from the camera: such points are not seen
+        seen = normals[:, 2] < -0.05
+        mask[mask] = seen
+        xn, yn, Z, normals = xn[seen], yn[seen], Z[seen], normals[seen]
     points = Z[:, None] * np.stack([xn, yn, np.ones_like(xn)], axis=-1)
-    radiance, light_params = _shade(normals, points, rng, lighting)
+    radiance, light_params = _shade(normals, points, rng, lighting, wide)
+    if wide:  # faint texture-free shading noise: a few low-frequency waves across the image, up to 4%
+        field = np.zeros(len(xn))
+        for _ in range(3):
+            k = rng.normal(0, 1, 2) * 2 * np.pi / rng.uniform(0.3, 1.0)
+            field += np.cos(k[0] * u[mask] / width + k[1] * v[mask] / height + rng.uniform(0, 2 * np.pi)) / 3
+        radiance *= 1.0 + rng.uniform(0, 0.04) * field[:, None]
     noise_sigma = rng.uniform(0.004, 0.02)
     radiance += noise_sigma * rng.standard_normal(radiance.shape)
     image = rng.uniform(0.0, 0.04) + 0.01 * rng.standard_normal((height, width, 3), dtype="float32")
@@ -259,8 +335,10 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
     normal_map[mask] = normals
     params = {
         "kind": kind,
+        "world": world,
         "z0": z0,
         "tilt": tilt.tolist(),
+        "slant_deg": float(np.degrees(np.arctan(np.hypot(*tilt)))),
         "deformations": parts,
         "noise_sigma": noise_sigma,
         **light_params,
@@ -268,9 +346,9 @@ def render(seed, height=224, width=224, kind=None, lighting="rig"):
     return Sample(image, depth, normal_map, mask, K, params)
 
 
-def render_batch(seeds, height=224, width=224, kind=None, lighting="rig"):
+def render_batch(seeds, height=224, width=224, kind=None, lighting="rig", world="standard"):
     """Stacks `render` over seeds: dict of images (B,H,W,3) uint8, depth (B,H,W,1), normals (B,H,W,3), mask."""
-    samples = [render(int(s), height, width, kind, lighting) for s in seeds]
+    samples = [render(int(s), height, width, kind, lighting, world) for s in seeds]
     return {
         "images": np.stack([s.image for s in samples]),
         "depth": np.stack([s.depth for s in samples])[..., None],
