@@ -57,16 +57,13 @@ def test_missing_markers_are_an_error_and_the_readme_has_all_of_them():
         t.splice("no markers", "stitch", "table")
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         text = f.read()
-    for name in ("stitch", "models", "data"):
+    for name in ("stitch", "models", "data", "large"):
         assert f"<!-- bench:{name} -->" in text and f"<!-- end bench:{name} -->" in text
 
 
-def test_generalisation_table_and_its_place_in_a_card(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "bench_generalisation", os.path.join(ROOT, "benchmarks", "bench_generalisation.py")
-    )
-    g = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(g)
+def test_generalisation_table_and_its_place_in_a_card():
+    from keras_patchnet import hub
+
     cell = {"depth_ratio": 0.5, "angle_ratio": 0.75, "beats_plane": 0.9, "depth_mm": 1.0, "flat_depth_mm": 2.0}
     result = {
         "images": 32,
@@ -74,11 +71,16 @@ def test_generalisation_table_and_its_place_in_a_card(tmp_path):
         "date": "2026-12-01",
         "rows": [{"lighting": "rig", "size": "224²", "cells": [cell, cell]}],
     }
-    text = g.table(result)
+    text = hub.generalisation_markdown(result)
     assert "| rig | 224² | 0.50 / 0.75 (90%) | 0.50 / 0.75 (90%) |" in text and "32 held-out renders" in text
-    card = tmp_path / "README.md"
-    card.write_text("# card\n")
-    g.splice(str(card), "unet.x", text)
-    g.splice(str(card), "unet.x", text.replace("0.50", "0.40"))  # a second run replaces the first
-    content = card.read_text()
-    assert content.count("## Generalisation") == 1 and "0.40 / 0.75" in content and "0.50 / 0.75" not in content
+    card = hub.model_card({"name": "unet.x", "arch": "unet", "generalisation": result})
+    assert card.count("## Generalisation") == 1 and "<!-- generalisation:unet.x -->\n" + text in card
+
+
+def test_large_image_table():
+    rows = [
+        {"size": 4096, "patches": 16129, "seconds": 40.5, "s_per_mp": 2.41, "peak_gib": 2.6},
+        {"size": 8192, "failed": 137},
+    ]
+    text = tables().large_table({"large_tensorflow": {"rows": rows}}, ["tensorflow"], "_note_")
+    assert "| tensorflow | 4096² | 16129 | 40.50 | 2.41 | 2.60 |" in text and "failed (exit 137)" in text
