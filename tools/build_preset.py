@@ -113,10 +113,10 @@ def main(argv=None):
     with open(os.path.join(args.run, "config.json")) as f:
         config = json.load(f)
     grid = {} if args.min_overlap is None else {"min_overlap": args.min_overlap}
-    model = models.create_model(config["arch"], pretrained=args.run, **grid)
-    config = hub.model_config(model)
     recipe = metrics["recipe"]
-    config.setdefault("working_width", int(recipe["image_size"]))  # the preset works at its training scale
+    width = config.get("working_width") or int(recipe["image_size"])  # the preset works at its training scale
+    model = models.create_model(config["arch"], pretrained=args.run, working_width=width, **grid)
+    config = hub.model_config(model)
     runs = [*args.earlier, args.run]
     if args.earlier_preset:
         if args.earlier:
