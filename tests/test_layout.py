@@ -16,5 +16,27 @@ def test_only_the_cli_parses_arguments():
                     if "argparse" in f.read():
                         offenders.append(os.path.relpath(path, ROOT))
     assert offenders == []
-    for tool in ("demo.py", "build_preset.py", "choose_grid.py", "evaluate_synthetic.py", "lighting_study.py"):
+    tools = (
+        "demo.py",
+        "build_preset.py",
+        "choose_grid.py",
+        "evaluate_synthetic.py",
+        "lighting_study.py",
+        "sync_presets.py",
+    )
+    for tool in tools:
         assert os.path.isfile(os.path.join(ROOT, "tools", tool)), tool
+
+
+def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
+    import csv
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lighting_study", os.path.join(ROOT, "tools", "lighting_study.py"))
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    argv = "--variant scratch --minutes 0 --steps 1 --batch-size 1 --val-images 1 --size 64 --out".split()
+    study.main([*argv, str(tmp_path)])
+    rows = list(csv.DictReader(open(tmp_path / "scratch" / "curve.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"]  # the start, then one epoch (the time budget is 0)
+    assert all(float(r["depth_ratio"]) > 0 for r in rows)

@@ -15,7 +15,6 @@ mean angle (deg), the flat plane's, and their ratios. Choices are read on this v
 """
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -130,9 +129,8 @@ def main(argv=None):
 
     from keras_patchnet import losses, models
     from keras_patchnet.data import PatchNetDataset, SyntheticSource, render_batch
-    from keras_patchnet.evaluation import flat_plane, predict_maps
-    from keras_patchnet.metrics import evaluate_maps
-    from keras_patchnet.training import VAL_SEED
+    from keras_patchnet.evaluation import predict_maps
+    from keras_patchnet.training import VAL_SEED, validation_curve
 
     spec = VARIANTS[args.variant]
     out = os.path.join(args.out, args.variant)
@@ -161,47 +159,22 @@ def main(argv=None):
         predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)
     images = val["images"].astype("float32")
-    flat = evaluate_maps(
-        val["depth"],
-        *flat_plane(val["depth"], val["normals"])[:1],
-        val["normals"],
-        flat_plane(val["depth"], val["normals"])[1],
-    )["mean"]
     epochs = 10_000
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * len(data), alpha=0.05)
     net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses())
     start, path = time.time(), os.path.join(out, "curve.csv")
+    curve = validation_curve(lambda: predict(images), val["depth"], val["normals"], path, start=start)
 
-    class Curve(keras.callbacks.Callback):
+    class SaveAndStop(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            depth, normals = predict(images)
-            m = evaluate_maps(val["depth"], depth, val["normals"], normals)["mean"]
-            row = dict(
-                epoch=epoch + 1,
-                seconds=round(time.time() - start),
-                loss=round(logs["loss"], 4),
-                depth_mm=round(m["depth_mae_mm"], 2),
-                angle_deg=round(m["mean_angle_deg"], 2),
-                flat_depth_mm=round(flat["depth_mae_mm"], 2),
-                flat_angle_deg=round(flat["mean_angle_deg"], 2),
-                depth_ratio=round(m["depth_mae_mm"] / flat["depth_mae_mm"], 3),
-                angle_ratio=round(m["mean_angle_deg"] / flat["mean_angle_deg"], 3),
-            )
-            new = not os.path.exists(path)
-            with open(path, "a", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(row))
-                if new:
-                    w.writeheader()
-                w.writerow(row)
-            print(row, flush=True)
             net.save_weights(os.path.join(out, "model.weights.h5"))
             if time.time() - start > args.minutes * 60:
                 self.model.stop_training = True
 
     if os.path.exists(path):
         os.remove(path)
-    Curve().on_epoch_end(-1, {"loss": float("nan")})
-    net.fit(data, epochs=epochs, callbacks=[Curve()], verbose=0)
+    curve.on_epoch_end(-1, {"loss": float("nan")})  # epoch 0: the start
+    net.fit(data, epochs=epochs, callbacks=[curve, SaveAndStop()], verbose=0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,80 @@
+"""Where a training step of the recipe goes (issue #16): data, step, compilation, on the active backend.
+
+    KERAS_BACKEND=tensorflow python benchmarks/bench_training.py [--steps 20] [--json out.json]
+
+The shipped UNet's recipe (P = 64, width 8, 16 renders of 112² a step cut into 64 patches, Adam, the report's
+loss), timed in one run: the data alone (rendering and cutting one batch), a training step alone
+(`train_on_batch` on a prepared batch) with and without XLA, and `fit` over `--steps` steps with the data made in
+the training process (`workers=0`) and in one worker process. Patches per second and the training FLOP/s as a share
+of the measured fp32 matmul throughput (forward + backward = 3 x the forward FLOPs).
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from keras_patchnet import losses, models  # noqa: E402
+from keras_patchnet.data import PatchNetDataset, SyntheticSource  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def helpers():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_models", os.path.join(HERE, "bench_models.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def dataset(model, steps, **kwargs):
+    source = SyntheticSource(steps * 16, 112, 112, seed=0, lighting="fixed")
+    return PatchNetDataset(source, batch_size=16, augment=False, seed=0, mode="patches", **model.data_settings, **kwargs)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    bench = helpers()
+    peak = bench.matmul_flops()
+    model = models.create_model("unet", patch_size=64, width=8, min_overlap=1, intensity="image")
+    net = model.patch_model
+    flops = 3 * bench.conv_flops(net)  # per patch, forward + backward
+    data = dataset(model, args.steps)
+    start = time.perf_counter()
+    batches = [data[i] for i in range(min(5, len(data)))]
+    data_s = (time.perf_counter() - start) / len(batches)
+    patches = len(batches[0][0])
+    rows = {"backend": keras.backend.backend(), "matmul_gflops": peak / 1e9, "patches_per_step": patches}
+    rows["data_ms"] = 1000 * data_s
+    jits = (False, True) if keras.backend.backend() != "torch" else (False,)
+    for jit in jits:
+        net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=jit)
+        net.train_on_batch(*batches[0])
+        step = bench.best_time(lambda: net.train_on_batch(*batches[1]), 5)
+        rows[f"step_ms_jit_{jit}"] = 1000 * step
+        rows[f"share_jit_{jit}"] = flops * patches / step / peak
+    net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=False)
+    for workers in (0, 1):
+        fed = dataset(model, args.steps, workers=workers, use_multiprocessing=workers > 0) if workers else data
+        net.fit(fed, epochs=1, steps_per_epoch=2, verbose=0)  # warm up (and start the worker)
+        start = time.perf_counter()
+        net.fit(fed, epochs=1, verbose=0)
+        seconds = time.perf_counter() - start
+        rows[f"fit_patch_s_workers_{workers}"] = len(fed) * patches / seconds
+    print(json.dumps(rows, indent=1))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
+
+
+if __name__ == "__main__":
+    main()
