@@ -5,7 +5,7 @@
 The shipped UNet's recipe (P = 64, width 8, 16 renders of 112² a step cut into 64 patches, Adam, the report's
 loss), timed in one run: the data alone (rendering and cutting one batch), a training step alone
 (`train_on_batch` on a prepared batch) with and without XLA, and `fit` over `--steps` steps with the data made in
-the training process (`workers=0`) and in one worker process. Patches per second and the training FLOP/s as a share
+the training process (Keras' default), in one worker thread and in one worker process. Patches per second and the training FLOP/s as a share
 of the measured fp32 matmul throughput (forward + backward = 3 x the forward FLOPs).
 """
 
@@ -35,7 +35,9 @@ def helpers():
 
 def dataset(model, steps, **kwargs):
     source = SyntheticSource(steps * 16, 112, 112, seed=0, lighting="fixed")
-    return PatchNetDataset(source, batch_size=16, augment=False, seed=0, mode="patches", **model.data_settings, **kwargs)
+    return PatchNetDataset(
+        source, batch_size=16, augment=False, seed=0, mode="patches", **model.data_settings, **kwargs
+    )
 
 
 def main(argv=None):
@@ -63,13 +65,17 @@ def main(argv=None):
         rows[f"step_ms_jit_{jit}"] = 1000 * step
         rows[f"share_jit_{jit}"] = flops * patches / step / peak
     net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=False)
-    for workers in (0, 1):
-        fed = dataset(model, args.steps, workers=workers, use_multiprocessing=workers > 0) if workers else data
+    for label, kwargs in (
+        ("in_process", {}),
+        ("thread", {"workers": 1}),
+        ("process", {"workers": 1, "use_multiprocessing": True}),
+    ):
+        fed = dataset(model, args.steps, **kwargs) if kwargs else data
         net.fit(fed, epochs=1, steps_per_epoch=2, verbose=0)  # warm up (and start the worker)
         start = time.perf_counter()
         net.fit(fed, epochs=1, verbose=0)
         seconds = time.perf_counter() - start
-        rows[f"fit_patch_s_workers_{workers}"] = len(fed) * patches / seconds
+        rows[f"fit_patch_s_data_{label}"] = len(fed) * patches / seconds
     print(json.dumps(rows, indent=1))
     if args.json:
         with open(args.json, "w") as f:
