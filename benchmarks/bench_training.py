@@ -5,8 +5,8 @@
 The shipped UNet's recipe (P = 64, width 8, 16 renders of 112² a step cut into 64 patches, Adam, the report's
 loss), timed in one run: the data alone (rendering and cutting one batch), a training step alone
 (`train_on_batch` on a prepared batch) with and without XLA, and `fit` over `--steps` steps with the data made in
-the training process (Keras' default), in one worker thread and in one worker process. Patches per second and the training FLOP/s as a share
-of the measured fp32 matmul throughput (forward + backward = 3 x the forward FLOPs).
+the training process (Keras' default), in one worker thread and in one worker process. Patches per second and the
+training FLOP/s as a share of the measured fp32 matmul throughput (forward + backward = 3 x the forward FLOPs).
 """
 
 import argparse
