@@ -13,6 +13,13 @@ import os
 import tempfile
 
 from keras_patchnet import presets as presets_lib
+from keras_patchnet.cards import (  # noqa: F401  (the card helpers, also reached as hub.<name>)
+    TRAINING_SCRIPT,
+    command_line,
+    generalisation_markdown,
+    input_contract,
+    model_card,
+)
 
 WEIGHTS_FILE = "model.weights.h5"
 CONFIG_FILE = "config.json"
@@ -193,142 +200,6 @@ def model_config(model):
     if getattr(model, "working_width", None):
         config["working_width"] = model.working_width
     return config
-
-
-def input_contract(intensity, trained_on=None, working_width=None):
-    """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
-    mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
-    text = (
-        "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 "
-        "background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats "
-        "are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. "
-    )
-    if intensity == "none":
-        text += (
-            "This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 "
-            "(predict warns when every value is <= 1), and expect another exposure to change the answer."
-        )
-    else:
-        text += (
-            f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not matter."
-        )
-    if trained_on:
-        text += f" Trained on {trained_on}; other lights are outside what it was trained for."
-    if working_width:
-        text += (
-            f" Images are resized to a width of {working_width} pixels (the training scale; the maps come "
-            f"back at the input's size), so image size does not change the answer for a surface that fills "
-            f"the frame as in training; pass working_width=None to run at native resolution."
-        )
-    return text
-
-
-MODEL_CARD = """---
-library_name: keras
-license: {license}
-tags: [keras, keras-patchnet, depth-estimation, surface-normals, patchnet]
----
-# {name}
-
-PatchNet ({arch}) for depth and normal maps of textureless deformable surfaces, from
-[keras-patchnet](https://pypi.org/project/keras-patchnet/). Load with
-`keras_patchnet.models.{arch}(pretrained="{name}")` (or a local copy of this folder as `pretrained`).
-
-## Input contract
-{input_contract}
-
-## Outputs and units
-- `depth`: (B, H, W, 1) relative depth in **metres**, one free constant per image (align foreground means before
-  comparing with ground truth).
-- `normals`: (B, H, W, 3) unit normals in the camera frame, OpenCV axes (x right, y down, z forward), pointing to
-  the camera (n_z < 0).
-
-## Training
-{training}
-
-## Metrics (held-out synthetic split, after stitching and refinement)
-{metrics}
-
-Measured with: `{metrics_command}`
-
-## Licence
-{license}
-"""
-TRAINING_SCRIPT = "examples/train_from_scratch.py"
-
-
-def command_line(step):
-    """The shell command of one recipe step, {"script": path, "args": {option: value}} (structured, as in a
-    preset's metadata.json): `python SCRIPT --option value ...`; options whose value is None or False are left out."""
-    args = " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in step.get("args", {}).items() if v is not None and v is not False
-    )
-    return f"python {step['script']} {args}".rstrip()
-
-
-def _training_markdown(training):
-    """The card's training section from metadata["training"]: a text, or {"data", "hardware", "time", "stages":
-    [{"script", "args", "curve"?}], ...}: one command per stage, each with its learning curve when saved."""
-    if isinstance(training, str):
-        return training
-    lines = [f"- {k}: {v}" for k, v in training.items() if k != "stages"]
-    stages = training.get("stages", [])
-    if stages:
-        lines += ["", "Recipe, stage by stage (each command resumes if stopped; run them in order):", ""]
-        for i, stage in enumerate(stages, start=1):
-            curve = f" Learning curve: [{stage['curve']}]({stage['curve']})." if stage.get("curve") else ""
-            lines += [f"{i}. `{command_line(stage)}`{curve}"]
-    return "\n".join(lines)
-
-
-def generalisation_markdown(result):
-    """The generalisation table (benchmarks/bench_generalisation.py's result) as markdown: ratios to the flat plane
-    per lighting x size x exposure, with the share of images that beat the plane."""
-    head = "| lighting | size | " + " | ".join(f"exposure x{e:g}" for e in result["exposures"]) + " |"
-    lines = [head, "|---|---|" + "---|" * len(result["exposures"])]
-    for row in result["rows"]:
-        cells = [
-            f"{c['depth_ratio']:.2f} / {c['angle_ratio']:.2f} ({100 * c['beats_plane']:.0f}%)" for c in row["cells"]
-        ]
-        lines.append(f"| {row['lighting']} | {row['size']} | " + " | ".join(cells) + " |")
-    note = (
-        f"_Ratios to the flat plane, depth MAE / mean angle (below 1 beats the plane), and in brackets the share "
-        f"of images whose depth MAE beats the plane's; {result['images']} held-out renders a cell; measured by "
-        f"`python benchmarks/bench_generalisation.py` on {result['date']}._"
-    )
-    return "\n".join([note, ""] + lines)
-
-
-def _metrics_markdown(metrics):
-    if not metrics:
-        return "Not measured."
-    rows = ["| metric | model | flat plane |", "|---|---|---|"]
-    for key, value in metrics["model"].items():
-        flat = metrics.get("flat_plane", {}).get(key, {"mean": float("nan"), "std": float("nan")})
-        rows.append(f"| {key} | {value['mean']:.3f} ± {value['std']:.3f} | {flat['mean']:.3f} |")
-    return "\n".join(rows)
-
-
-def model_card(metadata):
-    """A preset's README.md (model card), made from its metadata.json only (`save_preset` and tools/sync_presets.py
-    write it; nothing else edits a card)."""
-    evaluation = metadata.get("evaluation")
-    card = MODEL_CARD.format(
-        name=metadata["name"],
-        arch=metadata["arch"],
-        license=metadata.get("license", "apache-2.0"),
-        input_contract=metadata.get("input_contract", ""),
-        training=_training_markdown(metadata.get("training", "Not recorded.")),
-        metrics=_metrics_markdown(metadata.get("metrics", {})),
-        metrics_command=command_line(evaluation) if evaluation else "n/a",
-    )
-    if metadata.get("generalisation"):
-        name = metadata["name"]
-        card += (
-            f"\n## Generalisation\n\n<!-- generalisation:{name} -->\n"
-            f"{generalisation_markdown(metadata['generalisation'])}\n<!-- end generalisation:{name} -->\n"
-        )
-    return card
 
 
 def save_preset(model, folder, name=None, metadata=None, golden_images=None):
