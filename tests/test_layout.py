@@ -3,6 +3,9 @@ maintainer's scripts live under tools/."""
 
 import os
 
+import keras
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -28,6 +31,7 @@ def test_only_the_cli_parses_arguments():
         assert os.path.isfile(os.path.join(ROOT, "tools", tool)), tool
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a maintainer's tool: runs once, on TensorFlow")
 def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     import csv
     import importlib.util

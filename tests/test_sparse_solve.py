@@ -18,7 +18,7 @@ def centred(t):
 
 @pytest.mark.parametrize(
     "size, patch_size, min_overlap, masked",
-    [((112, 112), 64, 32, False), ((200, 300), 32, 16, True), ((256, 256), 32, 8, True), ((300, 500), 48, 30, True)],
+    [((112, 112), 64, 32, False), ((200, 300), 32, 16, True), ((300, 500), 48, 30, True)],
 )
 def test_sparse_offsets_match_the_dense_solve(size, patch_size, min_overlap, masked):
     """Exact against the dense solve to 1e-5 m (surfaces at 1.2 m, patch offsets of +-0.2 m): the offsets of every
@@ -63,7 +63,7 @@ def test_the_stencil_holds_exactly_the_dense_overlap_areas():
 
 def test_auto_is_dense_for_small_grids_and_sparse_for_large_ones():
     small = grid_lib.patch_grid(224, 224, 64, 32)
-    large = grid_lib.patch_grid(1100, 1100, 64, 32)
+    large = grid_lib.patch_grid(600, 600, 64, 32)
     assert small.num_patches <= patch_ops.DENSE_MAX_PATCHES < large.num_patches
     for grid in (small, large):
         depth = smooth_surface(1, grid.height, grid.width, seed=2)
@@ -85,7 +85,7 @@ def test_sparse_gradient_matches_finite_differences():
     def fn(p):
         return keras.ops.sum(keras.ops.multiply(patch_ops.stitch_depth(p, grid, mask, solver="sparse"), weights))
 
-    assert check_gradient(fn, patches, num_checks=4) < 1e-4
+    assert check_gradient(fn, patches, num_checks=2) < 1e-4  # 2 coordinates and a random direction
 
 
 def test_sparse_solve_in_float64_and_with_an_empty_foreground():
