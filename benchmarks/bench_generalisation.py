@@ -32,12 +32,8 @@ def measure(model, lighting, size, exposures, images, batch=8):
     from keras_patchnet.metrics import evaluate_maps
 
     data = render_batch(range(SEED, SEED + images), *size, lighting=lighting)
-    flat = evaluate_maps(
-        data["depth"],
-        *flat_plane(data["depth"], data["normals"])[:1],
-        data["normals"],
-        flat_plane(data["depth"], data["normals"])[1],
-    )["per_image"]
+    flat_depth, flat_normals = flat_plane(data["depth"], data["normals"])
+    flat = evaluate_maps(data["depth"], flat_depth, data["normals"], flat_normals)["per_image"]
     cells = {}
     for e in exposures:
         x = np.clip(np.round(data["images"].astype("float32") * e), 0, 255).astype("uint8")
@@ -72,11 +68,7 @@ def write(name, result):
         return
     with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
         metadata = json.load(f)
-    cells = [{k: round(v, 4) for k, v in c.items()} for row in result["rows"] for c in row["cells"]]
-    rows = [
-        {**row, "cells": cells[i * len(row["cells"]) : (i + 1) * len(row["cells"])]}
-        for i, row in enumerate(result["rows"])
-    ]
+    rows = [{**row, "cells": [{k: round(v, 4) for k, v in c.items()} for c in row["cells"]]} for row in result["rows"]]
     metadata["generalisation"] = {k: v for k, v in {**result, "rows": rows}.items() if k != "preset"}
     hub.write_metadata(folder, metadata)
     spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))

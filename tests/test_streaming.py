@@ -79,3 +79,38 @@ def test_resize_equals_keras_antialiased_bilinear(size, new):
     x = np.random.default_rng(0).uniform(0, 255, (1, *size, 3)).astype("float32")
     expected = to_numpy(keras.ops.image.resize(x, new, interpolation="bilinear", antialias=True))
     np.testing.assert_allclose(to_numpy(resize(keras.ops.convert_to_tensor(x), new)), expected, atol=2e-3)  # of 255
+
+
+@pytest.mark.parametrize(
+    "rows, message", [(0, "`rows` must be a positive int"), (2.5, "`rows` must be a positive int")]
+)
+def test_banded_refinement_refuses_bad_rows_by_name(rows, message):
+    from keras_patchnet.layers import BilateralRefine
+
+    with pytest.raises(ValueError, match=message):
+        BilateralRefine(5, 1.5, 0.3).filter_rows(np.zeros((1, 8, 8, 1), "float32"), rows=rows)
+
+
+def test_banded_refinement_refuses_a_map_of_the_wrong_rank_by_name():
+    from keras_patchnet.layers import BilateralRefine
+
+    with pytest.raises(ValueError, match="`inputs` must be a 4D tensor"):
+        BilateralRefine(5, 1.5, 0.3).filter_rows(np.zeros((8, 8, 1), "float32"))
+
+
+@pytest.mark.parametrize("size", [(0, 4), (4,), (4.0, 4), "44", (True, 4)])
+def test_resize_refuses_a_bad_size_by_name(size):
+    from keras_patchnet.ops.resize import resize
+
+    with pytest.raises(ValueError, match="`size` must be a pair of positive ints"):
+        resize(keras.ops.zeros((1, 8, 8, 1)), size)
+
+
+def test_numpy_shrink_equals_the_models_resize():
+    from keras_patchnet.data.dataset import shrink
+    from keras_patchnet.ops.resize import resize
+
+    x = np.random.default_rng(1).uniform(0, 255, (300, 200, 3)).astype("float32")
+    np.testing.assert_allclose(
+        shrink(x, (112, 75)), to_numpy(resize(keras.ops.convert_to_tensor(x[None]), (112, 75)))[0], atol=1e-3
+    )

@@ -82,6 +82,10 @@ class BilateralRefine(keras.layers.Layer):
         self.renormalize = bool(renormalize)
 
     def call(self, inputs, foreground=None, guide=None):
+        shape = self._check(inputs, foreground, guide)
+        return self._filter(inputs, foreground, guide, self._region(shape[1], shape[2]))
+
+    def _check(self, inputs, foreground, guide):
         shape = patch_ops._check_images(inputs, "inputs")
         for name, extra in (("foreground", foreground), ("guide", guide)):
             if extra is not None and (len(extra.shape) != 4 or tuple(extra.shape[1:3]) != shape[1:3]):
@@ -91,7 +95,7 @@ class BilateralRefine(keras.layers.Layer):
                 )
         if foreground is not None and foreground.shape[-1] != 1:
             raise ValueError(f"`foreground` must have 1 channel. Received: foreground.shape={tuple(foreground.shape)}")
-        return self._filter(inputs, foreground, guide, self._region(shape[1], shape[2]))
+        return shape
 
     def _region(self, height, width):
         if self.region != "seams":
@@ -123,7 +127,9 @@ class BilateralRefine(keras.layers.Layer):
         `self(inputs, foreground=foreground)`, as a NumPy array."""
         import numpy as np
 
-        height, width = inputs.shape[1:3]
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValueError(f"`rows` must be a positive int. Received: rows={rows!r}")
+        height, width = self._check(inputs, foreground, None)[1:3]
         region, halo = self._region(height, width), self.diameter // 2
         out = np.empty(inputs.shape, "float32")
         for start in range(0, height, rows):

@@ -21,17 +21,12 @@ from keras import ops
 
 from keras_patchnet.ops import grid as grid_lib
 from keras_patchnet.ops import sparse_solve
+from keras_patchnet.ops.sparse_solve import at_least
 
 
 def compute_dtype(x):
     """The dtype the numerics run in: float64 for float64 input, else float32 (also under mixed precision)."""
     return "float64" if ops.dtype(x) == "float64" else "float32"
-
-
-def at_least(x, floor):
-    """max(x, floor) elementwise, in x's dtype (keras.ops.maximum returns float32 for float64 torch tensors in
-    Keras 3.15, which cost the float64 stitch its precision)."""
-    return ops.where(x > floor, x, floor)
 
 
 def _const(array, dtype):

@@ -26,6 +26,11 @@ def resize_matrix(out_len, in_len):
 
 def resize(x, size):
     """(B, H, W, C) -> (B, h, w, C) for size (h, w), antialiased when shrinking."""
+    ok = isinstance(size, (tuple, list)) and len(size) == 2
+    if not ok or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in size):
+        raise ValueError(f"`size` must be a pair of positive ints (height, width). Received: size={size!r}")
+    if len(x.shape) != 4 or x.shape[1] is None or x.shape[2] is None:
+        raise ValueError(f"`x` must be 4D (batch, height, width, channels) with static H, W. Received: {x.shape}")
     (h, w), (H, W) = size, x.shape[1:3]
     dtype = ops.dtype(x)
     if h != H:

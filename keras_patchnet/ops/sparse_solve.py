@@ -114,7 +114,9 @@ def solve(areas, rhs, grid, scale, ridge, iterations=None):
 
 
 def at_least(x, floor):
-    return ops.where(x > floor, x, floor)  # not ops.maximum: float32 for float64 torch tensors (Keras 3.15)
+    """max(x, floor) elementwise, in x's dtype (keras.ops.maximum returns float32 for float64 torch tensors in
+    Keras 3.15, which cost the float64 stitch its precision)."""
+    return ops.where(x > floor, x, floor)
 
 
 def laplacian_matvec(areas, t, grid):
