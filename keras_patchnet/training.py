@@ -45,6 +45,8 @@ DEFAULTS = dict(
     pretrained=False,
     bn_batches=50,
     curve_images=32,
+    scales=None,
+    curve_sizes=None,
     verbose="auto",
 )
 
@@ -66,11 +68,12 @@ def time_budget(seconds):
     return TimeBudget()
 
 
-def validation_curve(predict, depth, normals, path, start=None):
+def validation_curve(predict, depth, normals, path, start=None, more=()):
     """A callback that appends, after every epoch, one row to the CSV file `path`: epoch, seconds, training loss,
     the stitched validation depth MAE (mm) and mean angle (deg) of `predict()` -> (depth,
     normals)), the flat plane's, and their ratios (the learning curve a preset ships with). `predict` is given the
-    images bound in the closure; `depth` and `normals` are the validation truth."""
+    images bound in the closure; `depth` and `normals` are the validation truth. `more`: further validation sets
+    as (label, predict, depth, normals), each adding the columns depth_ratio_<label> and angle_ratio_<label>."""
     import csv
 
     import keras
@@ -78,7 +81,12 @@ def validation_curve(predict, depth, normals, path, start=None):
     from keras_patchnet.evaluation import flat_plane
     from keras_patchnet.metrics import evaluate_maps
 
-    flat = evaluate_maps(depth, flat_plane(depth, normals)[0], normals, flat_plane(depth, normals)[1])["mean"]
+    def flat_of(depth, normals):
+        flat_depth, flat_normals = flat_plane(depth, normals)
+        return evaluate_maps(depth, flat_depth, normals, flat_normals)["mean"]
+
+    flat = flat_of(depth, normals)
+    more = [(label, p, d, n, flat_of(d, n)) for label, p, d, n in more]
 
     class Curve(keras.callbacks.Callback):
         def __init__(self):
@@ -99,6 +107,11 @@ def validation_curve(predict, depth, normals, path, start=None):
                 depth_ratio=round(m["depth_mae_mm"] / flat["depth_mae_mm"], 3),
                 angle_ratio=round(m["mean_angle_deg"] / flat["mean_angle_deg"], 3),
             )
+            for label, predict_more, d, n, f in more:
+                pd, pn = predict_more()
+                m = evaluate_maps(d, pd, n, pn)["mean"]
+                row[f"depth_ratio_{label}"] = round(m["depth_mae_mm"] / f["depth_mae_mm"], 3)
+                row[f"angle_ratio_{label}"] = round(m["mean_angle_deg"] / f["mean_angle_deg"], 3)
             new = not os.path.exists(path)
             with open(path, "a", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(row))
@@ -173,6 +186,13 @@ def flat_plane_loss(data):
     return {k: round(v / len(data), 4) for k, v in totals.items()}
 
 
+def _numbers(value, kind):
+    """None, a list/tuple, or a comma-separated string ("1,6", from the command line) -> tuple of `kind` or None."""
+    if value is None or value == "None":
+        return None
+    return tuple(kind(v) for v in (value.split(",") if isinstance(value, str) else value))
+
+
 def _sources(cfg):
     """(train source, validation source, test split or None) for cfg["data"]: "synthetic" or a dataset folder."""
     from keras_patchnet.data import SyntheticSource, TexlessDataset
@@ -182,7 +202,13 @@ def _sources(cfg):
         light = cfg["lighting"]
         world = cfg["world"]
         train = SyntheticSource(
-            cfg["steps"] * cfg["batch_size"], size, size, seed=cfg["seed"], lighting=light, world=world
+            cfg["steps"] * cfg["batch_size"],
+            size,
+            size,
+            seed=cfg["seed"],
+            lighting=light,
+            world=world,
+            scales=_numbers(cfg["scales"], float),
         )
         val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False, lighting=light, world=world)
         return train, val, None
@@ -206,6 +232,9 @@ def train(**kwargs):
     if unknown:
         raise TypeError(f"Unknown training options {sorted(unknown)}. Known: {sorted(DEFAULTS)}")
     cfg = {**DEFAULTS, **kwargs}
+    for key in ("curve_images", "bn_batches"):
+        if isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 0:
+            raise ValueError(f"`{key}` must be an int >= 0 (0: off). Received: {key}={cfg[key]!r}")
     os.makedirs(cfg["out"], exist_ok=True)
     keras.utils.set_random_seed(cfg["seed"])
     model = models.create_model(
@@ -240,17 +269,18 @@ def train(**kwargs):
         from keras_patchnet.data import render_batch
         from keras_patchnet.evaluation import predict_maps
 
-        size, n = cfg["image_size"], min(cfg["curve_images"], cfg["val_images"])
-        curve = render_batch(range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"], world=cfg["world"])
-        images = curve["images"].astype("float32")
-        callbacks.append(
-            validation_curve(
-                lambda: predict_maps(model, images, 16),
-                curve["depth"],
-                curve["normals"],
-                os.path.join(cfg["out"], "curve.csv"),
+        n = min(cfg["curve_images"], cfg["val_images"])
+        sets = []
+        for size in _numbers(cfg["curve_sizes"], int) or (cfg["image_size"],):
+            curve = render_batch(
+                range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"], world=cfg["world"]
             )
-        )
+            images = curve["images"].astype("float32")
+            sets.append(
+                (str(size), lambda images=images: predict_maps(model, images, 16), curve["depth"], curve["normals"])
+            )
+        path = os.path.join(cfg["out"], "curve.csv")
+        callbacks.append(validation_curve(*sets[0][1:], path, more=sets[1:]))
     if cfg["time_budget"]:
         callbacks.append(time_budget(cfg["time_budget"] * 60))
     start = time.time()

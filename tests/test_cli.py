@@ -173,13 +173,14 @@ def test_train_then_push_round_trip(tmp_path, capsys):
             "--out",
             out_dir,
             *options.split(),
-            *"--test-images 2 --min-overlap 8".split(),
+            *"--test-images 2 --min-overlap 8 --scales 1,1.5 --curve-sizes 40,48".split(),
         ],
         capsys,
     )
     assert code == 0, err
     assert {"model.weights.h5", "config.json", "metrics.json", "log.csv", "curve.csv"} <= set(os.listdir(out_dir))
     (row,) = csv.DictReader(open(os.path.join(out_dir, "curve.csv")))  # the learning curve: one row an epoch
+    assert float(row["depth_ratio_48"]) > 0 and float(row["angle_ratio_48"]) > 0  # and one more validation size
     assert float(row["depth_ratio"]) == pytest.approx(float(row["depth_mm"]) / float(row["flat_depth_mm"]), abs=2e-3)
     metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
     assert metrics["num_images"] == 2 and "depth_mae_mm" in metrics["flat_plane"]

@@ -166,3 +166,34 @@ def test_dataset_scales_each_image_to_255_in_image_intensity_mode():
     np.testing.assert_allclose(x, plain * (255.0 / plain.max(axis=(1, 2, 3), keepdims=True)), rtol=1e-6)
     with pytest.raises(ValueError, match="`intensity` must be one of"):
         PatchNetDataset(source, intensity="global")
+
+
+def test_multi_scale_samples_are_larger_renders_of_the_same_scene_shrunk_to_size():
+    from keras_patchnet.data import render
+    from keras_patchnet.data.dataset import _draw_scale, shrink
+
+    plain = SyntheticSource(16, 40, 40, seed=2, resample=False, lighting="fixed")
+    scaled = SyntheticSource(16, 40, 40, seed=2, resample=False, lighting="fixed", scales=(2.0, 3.0))
+    native = 0
+    for i in range(16):
+        a, b = plain.load(i), scaled.load(i)
+        for key in ("depth", "normals", "mask"):  # the targets: the same scene at the source's own size
+            np.testing.assert_array_equal(a[key], b[key])
+        if b["image"].dtype == np.uint8:  # a quarter of the samples stay native renders
+            np.testing.assert_array_equal(a["image"], b["image"])
+            native += 1
+            continue
+        assert b["image"].shape == (40, 40, 3) and b["image"].dtype == np.float32
+        side = round(40 * _draw_scale(np.random.default_rng([2, 0, i, 1]), 2.0, 3.0))
+        assert 80 <= side <= 120  # 2x-3x the size, and exactly the shrunk render of that size
+        large = render(np.random.default_rng([2, 0, i]), side, side, lighting="fixed").image
+        np.testing.assert_allclose(b["image"], shrink(large, (40, 40)), atol=1e-4)
+        inside = a["mask"]
+        assert np.abs(b["image"][inside] - a["image"][inside].astype("float32")).mean() < 12  # of 255: same shading
+    assert 1 <= native <= 10
+
+
+@pytest.mark.parametrize("scales", [(0.5, 2.0), (3.0, 2.0), (2.0,), "2"])
+def test_bad_scales_are_refused_by_name(scales):
+    with pytest.raises(ValueError, match="`scales` must be None or a pair"):
+        SyntheticSource(4, 32, 32, scales=scales)

@@ -82,3 +82,34 @@ def test_bad_batches_are_refused_by_name(batches):
 def test_data_without_a_length_is_refused_by_name():
     with pytest.raises(TypeError, match=r"`data` must be indexable with a length"):
         recalibrate_batch_norm(small_net(), iter(batches(2)))
+
+
+@pytest.mark.parametrize("key, value", [("curve_images", -1), ("curve_images", 2.0), ("bn_batches", -3)])
+def test_bad_counts_are_refused_by_name_before_anything_runs(tmp_path, key, value):
+    from keras_patchnet.training import train
+
+    with pytest.raises(ValueError, match=f"`{key}` must be an int >= 0"):
+        train(out=str(tmp_path / "run"), **{key: value})
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_learning_curve_has_a_ratio_column_per_extra_validation_set(tmp_path):
+    import csv
+
+    from keras_patchnet.training import validation_curve
+
+    rng = np.random.default_rng(0)
+    truth = {}
+    for label, size in (("main", 8), ("16", 16)):
+        depth = rng.normal(0, 0.01, (2, size, size, 1)).astype("float32")
+        normals = rng.normal(size=(2, size, size, 3)).astype("float32")
+        truth[label] = depth, normals / np.linalg.norm(normals, axis=-1, keepdims=True)
+    d16, n16 = truth["16"]
+    perfect = validation_curve(
+        lambda: truth["main"], *truth["main"], str(tmp_path / "c.csv"), more=[("16", lambda: (d16 / 2, n16), d16, n16)]
+    )
+    perfect.on_epoch_end(0, {"loss": 1.0})
+    (row,) = csv.DictReader(open(tmp_path / "c.csv"))
+    assert float(row["depth_ratio"]) == 0 and float(row["angle_ratio"]) == 0  # the main set predicted exactly
+    assert float(row["depth_ratio_16"]) == pytest.approx(0.5, abs=1e-3)  # half the relief: half the plane's error
+    assert float(row["angle_ratio_16"]) == 0

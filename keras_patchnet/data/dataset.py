@@ -7,6 +7,7 @@ from keras_patchnet.constants import INTENSITIES
 from keras_patchnet.data.augment import augment as augment_sample
 from keras_patchnet.data.synthetic import render
 from keras_patchnet.ops.grid import patch_grid
+from keras_patchnet.ops.resize import resize_matrix
 
 MODES = ("images", "patches")
 
@@ -22,26 +23,68 @@ class SyntheticSource:
         resample: draw new samples each epoch (the renderer is cheap), else the same ones every epoch.
         lighting: "rig", "random" or "fixed" (see `render`).
         world: "standard" or "wide" (see `render`).
+        scales: None (default): every image rendered at (height, width). A pair (low, high) with 1 <= low <= high:
+            multi-scale samples, as a preset with a `working_width` sees larger photos: a quarter of the samples are
+            rendered at (height, width), the others at that size times a factor drawn log-uniformly from
+            [low, high] and shrunk back with the model's own antialiased resize (`ops.resize.resize_matrix`), so
+            the image is float32; depth, normals and mask are the same scene rendered at (height, width).
     """
 
     def __init__(
-        self, num_samples, height=224, width=224, seed=0, kind=None, resample=True, lighting="rig", world="standard"
+        self,
+        num_samples,
+        height=224,
+        width=224,
+        seed=0,
+        kind=None,
+        resample=True,
+        lighting="rig",
+        world="standard",
+        scales=None,
     ):
         self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
         self.lighting, self.world = lighting, world
         self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
+        if scales is not None:
+            ok = isinstance(scales, (tuple, list)) and len(scales) == 2
+            if not ok or not 1 <= float(scales[0]) <= float(scales[1]):
+                raise ValueError(
+                    f"`scales` must be None or a pair (low, high) with 1 <= low <= high. Received: {scales!r}"
+                )
+            scales = (float(scales[0]), float(scales[1]))
+        self.scales = scales
 
     def __len__(self):
         return self.num_samples
 
     def load(self, index):
         epoch = self.epoch if self.resample else 0
-        rng = np.random.default_rng([self.seed, epoch, int(index)])
-        s = render(rng, self.height, self.width, self.kind, self.lighting, self.world)
-        return {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
+        key = [self.seed, epoch, int(index)]
+        s = render(np.random.default_rng(key), self.height, self.width, self.kind, self.lighting, self.world)
+        sample = {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
+        if self.scales is not None:
+            factor = _draw_scale(np.random.default_rng(key + [1]), *self.scales)
+            if factor != 1.0:
+                size = (round(self.height * factor), round(self.width * factor))
+                large = render(np.random.default_rng(key), *size, self.kind, self.lighting, self.world).image
+                sample["image"] = shrink(large, (self.height, self.width))
+        return sample
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+def _draw_scale(rng, low, high):
+    """1 for a quarter of the samples, else a factor log-uniform in [low, high]."""
+    if rng.random() < 0.25:
+        return 1.0
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def shrink(image, size):
+    """NumPy twin of `ops.resize.resize` for one (H, W, C) image: float32 (h, w, C), antialiased."""
+    rows, cols = resize_matrix(size[0], image.shape[0]), resize_matrix(size[1], image.shape[1])
+    return np.einsum("hH,HWc,wW->hwc", rows, image.astype("float32"), cols, optimize=True)
 
 
 def relative_depth(depth, mask):
