@@ -287,22 +287,30 @@ def test_bad_input_gets_a_clear_error(inputs, message):
 
 def test_torch_layout_shortcut_changes_no_output(monkeypatch):
     """PatchNet's inference skips Keras' torch layout copies (`models._torch_layout`); the outputs are the same as
-    with Keras' own path, and Keras' function is restored after the call. (On TensorFlow and JAX the shortcut is a
-    no-op and the comparison holds trivially.)"""
+    with Keras' own path (BatchNormalization with trained-looking statistics included), and Keras' functions are
+    restored after the call. (On TensorFlow and JAX the shortcut is a no-op and the comparison holds trivially.)"""
     import contextlib
 
     import keras_patchnet.models.patchnet as patchnet_module
+    from keras_patchnet.training import batch_norm_layers
 
     keras.utils.set_random_seed(0)
     model = models.unet(patch_size=32, width=2, min_overlap=8)
+    rng = np.random.default_rng(1)
+    for layer in batch_norm_layers(model.patch_model):
+        shape = layer.moving_mean.shape
+        layer.moving_mean.assign(rng.normal(0, 3, shape).astype("float32"))
+        layer.moving_variance.assign(rng.uniform(0.2, 5, shape).astype("float32"))
+        layer.gamma.assign(rng.uniform(0.5, 2, shape).astype("float32"))
+        layer.beta.assign(rng.normal(0, 1, shape).astype("float32"))
     x = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype("float32")
     fast = model.predict_on_batch(x)
     if keras.backend.backend() == "torch":
         from keras.src.backend.torch import nn as torch_nn
 
-        original = torch_nn._transpose_spatial_inputs
+        originals = torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization
         model.predict_on_batch(x)
-        assert torch_nn._transpose_spatial_inputs is original
+        assert (torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization) == originals
     monkeypatch.setattr(patchnet_module, "fast_channels_last", contextlib.nullcontext)
     plain = model.predict_on_batch(x)
     for key in ("depth", "normals"):
