@@ -103,3 +103,18 @@ def run_in_float64_and_with_an_empty_foreground():
     np.testing.assert_allclose(to_numpy(out), to_numpy(direct), atol=1e-12)  # float64 throughout
     empty = np.zeros((1, 60, 60, 1))
     assert np.isfinite(to_numpy(patch_ops.stitch_depth(patches, grid, empty, solver="sparse"))).all()
+
+
+def test_patches_that_overlap_nowhere_solve_sparse_like_dense():
+    """min_overlap=0 on a size the stride divides: no patch overlaps another (the stencil has no neighbour), so
+    every patch keeps its own depth, as in the dense solve (found by a hypothesis example at 150² with P = 2)."""
+    grid = grid_lib.patch_grid(40, 48, 8, 0)
+    assert sparse_solve.stencil(grid)[1] == (0, 0)
+    x = np.random.default_rng(0).random((1, 40, 48, 1)).astype("float32")
+    patches = PatchExtract(8, min_overlap=0)(x)
+    outs = {
+        s: to_numpy(PatchStitch(8, 0, mode="depth", solver=s)(patches, output_size=(40, 48)))
+        for s in ("direct", "sparse")
+    }
+    np.testing.assert_allclose(outs["sparse"], outs["direct"], atol=1e-6)
+    assert np.isfinite(outs["sparse"]).all()

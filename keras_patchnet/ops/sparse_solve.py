@@ -123,5 +123,7 @@ def laplacian_matvec(areas, t, grid):
     """L t for the Laplacian of the overlap `areas` (B, ny, nx, K) and t (B, ny, nx); areas[..., 0] is each patch
     with itself, which L does not use."""
     offsets, reach, _ = stencil(grid)
+    if len(offsets) == 1:  # no patch overlaps another (e.g. min_overlap=0 on a size the stride divides): L = 0
+        return ops.zeros_like(t)
     off = areas[..., 1:]
     return ops.sum(off, axis=-1) * t - ops.sum(off * _neighbours(t, offsets[1:], reach), axis=-1)
