@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_models.py [--batch 32] [--train-batch 32]
 
-Prints per model: whole-image inference (images/s at 224², batch 32, 9 patches per image, through
+Prints per model: whole-image inference (images/s at 224², batch 32 and batch 1, 9 patches per image, through
 `predict_on_batch`), training on patches (patches/s, `train_on_batch`, batch of --train-batch patches), the
 forward FLOPs per 224² image (2 * multiply-adds of every convolution and dense layer, counted from the layer
 shapes), and the share of this machine's measured fp32 matmul FLOP/s (2048² `keras.ops.matmul`) that the
@@ -64,8 +64,8 @@ def main():
     peak = matmul_flops()
     print(f"backend={keras.backend.backend()} jit_compile={xla} fp32 matmul: {peak / 1e9:.1f} GFLOP/s")
     print(
-        f"{'model':>10} {'infer img/s':>12} {'train patch/s':>14} {'GFLOP/img':>10} {'patch fwd % of matmul':>22} "
-        f"{'train % of matmul':>18}"
+        f"{'model':>10} {'infer img/s':>12} {'batch 1':>8} {'train patch/s':>14} {'GFLOP/img':>10} "
+        f"{'patch fwd % of matmul':>22} {'train % of matmul':>18}"
     )
     rng = np.random.default_rng(0)
     images = (rng.random((args.batch, 224, 224, 3)) * 255).astype("float32")
@@ -76,6 +76,7 @@ def main():
         flops_img = conv_flops(net) * n
         model.compile(jit_compile=xla)
         infer = args.batch / best_time(lambda: model.predict_on_batch(images), args.repeats)
+        infer1 = 1 / best_time(lambda: model.predict_on_batch(images[:1]), args.repeats)
         patches = (rng.random((args.batch * n, 128, 128, 3)) * 255).astype("float32")
         net.compile(jit_compile=xla)
         fwd = best_time(lambda: net.predict_on_batch(patches), args.repeats)
@@ -89,13 +90,14 @@ def main():
         train = len(x) / best_time(lambda: net.train_on_batch(x, y), args.repeats)
         train_share = 3 * conv_flops(net) * train / peak  # forward + backward ~ 3 x forward
         print(
-            f"{name:>10} {infer:>12.1f} {train:>14.1f} {flops_img / 1e9:>10.2f} {100 * share:>21.0f}% "
+            f"{name:>10} {infer:>12.1f} {infer1:>8.1f} {train:>14.1f} {flops_img / 1e9:>10.2f} {100 * share:>21.0f}% "
             f"{100 * train_share:>17.0f}%"
         )
         rows.append(
             {
                 "model": name,
                 "infer_img_s": infer,
+                "infer1_img_s": infer1,
                 "train_patch_s": train,
                 "gflop_img": flops_img / 1e9,
                 "share": share,

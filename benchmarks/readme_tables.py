@@ -80,19 +80,23 @@ def stitch_table(results, backends, note=None):
 
 def models_table(results, backends, note=None):
     lines = [
-        "| backend | fp32 matmul GFLOP/s | model | GFLOP / img | infer img/s (224², batch 32) | train patch/s | "
-        "forward % of matmul | training % of matmul (3 x forward FLOPs) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| backend | fp32 matmul GFLOP/s | model | GFLOP / img | infer img/s (224², batch 32) | batch 1 | "
+        "train patch/s | forward % of matmul | training % of matmul (3 x forward FLOPs) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for b in backends:
         res = results[f"models_{b}"]
         for r in res["rows"]:
             lines.append(
                 f"| {b} | {res['matmul_gflops']:.0f} | {r['model']} | {r['gflop_img']:.2f} | "
-                f"{r['infer_img_s']:.1f} | {r['train_patch_s']:.1f} | {100 * r['share']:.0f}% | "
+                f"{r['infer_img_s']:.1f} | {batch_one(r)} | {r['train_patch_s']:.1f} | {100 * r['share']:.0f}% | "
                 f"{train_share(r)} |"
             )
     return "\n".join([note or how(results["state"], "python benchmarks/bench_models.py"), ""] + lines)
+
+
+def batch_one(row):
+    return f"{row['infer1_img_s']:.1f}" if "infer1_img_s" in row else "–"
 
 
 def train_share(row):

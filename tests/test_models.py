@@ -337,6 +337,17 @@ def test_patch_batch_size_runs_the_network_in_chunks_with_the_same_result():
         models.unet(patch_size=32, width=2, patch_batch_size=0)
 
 
+def test_inference_chunk_is_the_patch_batch_size_but_cache_sized_on_torch():
+    from keras_patchnet.models.patchnet import TORCH_CHUNK_PIXELS
+
+    torch = keras.backend.backend() == "torch"
+    for patch_batch_size in (256, 8, None):
+        model = models.baseline(patch_size=64, width=1, patch_batch_size=patch_batch_size)
+        small = TORCH_CHUNK_PIXELS // 64**2
+        expected = min(patch_batch_size or small, small) if torch else patch_batch_size
+        assert model.inference_chunk() == expected
+
+
 def test_working_width_runs_the_network_at_its_scale_and_returns_maps_at_the_input_size():
     keras.utils.set_random_seed(0)
     model = models.unet(patch_size=32, width=2, min_overlap=8, working_width=40)

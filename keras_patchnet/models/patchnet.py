@@ -8,6 +8,8 @@ from keras_patchnet.models._torch_layout import fast_channels_last
 from keras_patchnet.ops.patches import check_image_shape
 from keras_patchnet.ops.resize import resize
 
+TORCH_CHUNK_PIXELS = 16 * 128 * 128  # patch pixels per call of the patch network on PyTorch (see inference_chunk)
+
 
 def _normalization_scope(patch_model):
     """The scope of the patch network's `IntensityNormalization` layer (found by type), or None for a network
@@ -279,11 +281,21 @@ class PatchNet(keras.Model):
         """The patch network over `patch_batch_size` patches at a time (inference, with a static patch count), so
         that its activations for a large image never exist all at once; one call otherwise (training keeps one
         batch, so BatchNorm sees every patch)."""
-        count, chunk = patches.shape[0], self.patch_batch_size
+        count, chunk = patches.shape[0], self.inference_chunk()
         if training or chunk is None or count is None or count <= chunk:
             return self.patch_model(patches, training=training)
         parts = [self.patch_model(patches[i : i + chunk], training=training) for i in range(0, count, chunk)]
         return {key: keras.ops.concatenate([part[key] for part in parts], axis=0) for key in parts[0]}
+
+    def inference_chunk(self):
+        """Patches per call of the patch network in inference: `patch_batch_size`, and on PyTorch (eager) at most
+        `TORCH_CHUNK_PIXELS` pixels of patches (16 of 128², 64 of 64²): its CPU kernels run several times faster
+        on activations that stay in cache than on one large batch (benchmarks/bench_models.py, issue #16)."""
+        chunk = self.patch_batch_size
+        if keras.backend.backend() == "torch":
+            small = max(1, TORCH_CHUNK_PIXELS // (self.patch_size * self.patch_size))
+            chunk = small if chunk is None else min(chunk, small)
+        return chunk
 
     def _new_size_new_function(self, x):
         """Drops the compiled predict function when the image size changes. TensorFlow traces it with

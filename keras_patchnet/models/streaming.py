@@ -17,6 +17,15 @@ from keras_patchnet.models._torch_layout import fast_channels_last
 from keras_patchnet.ops import patches as patch_ops
 
 
+def _network(model, cut):
+    """The patch network on one chunk, in `model.inference_chunk()` pieces (smaller than the chunk on torch)."""
+    step = model.inference_chunk()
+    if step >= len(cut):
+        return model.patch_model.predict_on_batch(cut)
+    parts = [model.patch_model.predict_on_batch(cut[i : i + step]) for i in range(0, len(cut), step)]
+    return {key: np.concatenate([keras.ops.convert_to_numpy(p[key]) for p in parts]) for key in parts[0]}
+
+
 def _origins(grid):
     return [(y, x) for y in grid.origins_y for x in grid.origins_x]
 
@@ -48,7 +57,7 @@ def stream_maps(model, image, foreground):
         for k, (y, x) in enumerate(part):
             cut[k] = padded[y : y + P, x : x + P]
         with fast_channels_last():
-            out = model.patch_model.predict_on_batch(cut)
+            out = _network(model, cut)
         depth = np.asarray(keras.ops.convert_to_numpy(out["depth"]))[: len(part), ..., 0]
         normals = np.asarray(keras.ops.convert_to_numpy(out["normals"]))[: len(part)]
         depth_patches[start : start + len(part)] = depth
