@@ -64,6 +64,10 @@ def check_gradient(fn, x, num_checks=12, eps=1e-6, seed=0):
     Checks `num_checks` random coordinates plus a random direction.
     """
     x = np.asarray(x, "float64")
+    if BACKEND == "jax":  # one compilation of fn (and one of its gradient), not one per eager op
+        import jax
+
+        fn = jax.jit(fn)
     with float64():
         _, grad = value_and_grad(fn, x)
         f = lambda v: float(ops.convert_to_numpy(fn(ops.convert_to_tensor(v))))  # noqa: E731
@@ -139,7 +143,7 @@ def weight_gradients(model, x, loss_fn):
         out, _ = model.stateless_call(tv, non_trainable, x, training=True)
         return loss_fn(out)
 
-    return [np.asarray(g) for g in jax.grad(f)(trainable)]
+    return [np.asarray(g) for g in jax.jit(jax.grad(f))(trainable)]  # one compilation, not one per eager op
 
 
 def set_deterministic_weights(model, seed=0):

@@ -35,7 +35,9 @@ def test_list_models():
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_every_trainable_weight_gets_a_finite_nonzero_gradient(name):
     keras.utils.set_random_seed(0)
-    net = getattr(models, f"{name}_network")(**({} if name == "inception" else {"patch_size": 32, "width": 2}))
+    net = getattr(models, f"{name}_network")(
+        **({"width": 2} if name == "inception" else {"patch_size": 32, "width": 2})
+    )
     size = net.input_shape[1]
     x = np.random.default_rng(0).random((2, size, size, 3)).astype("float32") * 255
     target = np.random.default_rng(1).normal(size=(2, size, size, 3)).astype("float32")

@@ -208,7 +208,9 @@ def test_bad_mode_and_normals_channels():
         PatchStitch(32, min_overlap=8, mode="normals")(np.zeros((9, 32, 32, 1), "float32"), output_size=(64, 80))
 
 
-@settings(max_examples=12, deadline=None, derandomize=True)
+# 12 examples; 6 on JAX, where every new shape compiles its eager ops (5 s an example) and the grid logic under
+# test is the backends' shared NumPy
+@settings(max_examples=6 if keras.backend.backend() == "jax" else 12, deadline=None, derandomize=True)
 @given(
     height=st.integers(1, 150),
     width=st.integers(1, 150),
