@@ -61,6 +61,8 @@ def test_a_run_started_from_the_preset_weights_file_continues_it(build_preset, t
     weights.write_bytes(b"")
     recipe = {"out": "runs/c", "pretrained": str(weights), "seed": 9}
     assert build_preset._continue_preset("unet.x", recipe)[1]["pretrained"] == "runs/b"
+    folder = {**recipe, "pretrained": str(tmp_path / "unet.x")}  # or from the preset's folder
+    assert build_preset._continue_preset("unet.x", folder)[1]["pretrained"] == "runs/b"
 
 
 def test_a_run_not_started_from_the_preset_is_refused(build_preset, tmp_path):

@@ -74,7 +74,8 @@ def _continue_preset(name, recipe):
     weights = os.path.join(_folder(name), "model.weights.h5")
     started = str(recipe.get("pretrained"))
     same_file = os.path.isfile(started) and os.path.realpath(started) == os.path.realpath(weights)
-    if started != name and not same_file:  # by name, or by the preset's own weights file
+    same_folder = os.path.isdir(started) and os.path.realpath(started) == os.path.realpath(_folder(name))
+    if started != name and not same_file and not same_folder:  # by name, its weights file or its folder
         raise ValueError(f"--earlier-preset {name}: the run started from --pretrained {recipe.get('pretrained')!r}")
     return earlier, {**recipe, "pretrained": earlier[-1]["args"]["out"]}
 
