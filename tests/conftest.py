@@ -2,9 +2,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The JAX run's own speed: JAX compiles every new shape, and XLA's CPU code generation without LLVM optimisation
-# compiles about 2x faster (four slow JAX tests on one core: 136 s at level 0, 178 s at XLA's default). Not for
-# TensorFlow, whose few XLA tests run longer than they compile (its run took 11:00 with it, 8:23 without). Set
-# before the backend starts; benchmarks and users keep XLA's default.
+# compiles about 2x faster (four slow JAX tests on one core: 136 s at level 0, 178 s at XLA's default). JAX only
+# for now: two CI runs of the TensorFlow suite on this machine took 11:00 with it and 12:24 without, which says it
+# does not hurt there but was not measured on a quiet machine. Set before the backend starts; benchmarks and users
+# keep XLA's default.
 is_jax = os.environ.get("KERAS_BACKEND") == "jax"
 if is_jax and "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
