@@ -186,11 +186,15 @@ def flat_plane_loss(data):
     return {k: round(v / len(data), 4) for k, v in totals.items()}
 
 
-def _numbers(value, kind):
-    """None, a list/tuple, or a comma-separated string ("1,6", from the command line) -> tuple of `kind` or None."""
+def _numbers(value, kind, key="value"):
+    """None, a list/tuple, or a comma-separated string ("1,6", from the command line) -> tuple of `kind` or None;
+    a ValueError naming `key` otherwise."""
     if value is None or value == "None":
         return None
-    return tuple(kind(v) for v in (value.split(",") if isinstance(value, str) else value))
+    try:
+        return tuple(kind(v) for v in (value.split(",") if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        raise ValueError(f"`{key}` must be comma-separated {kind.__name__}s, e.g. '1,6'. Received: {value!r}") from None
 
 
 def _sources(cfg):
@@ -208,7 +212,7 @@ def _sources(cfg):
             seed=cfg["seed"],
             lighting=light,
             world=world,
-            scales=_numbers(cfg["scales"], float),
+            scales=_numbers(cfg["scales"], float, "scales"),
         )
         val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False, lighting=light, world=world)
         return train, val, None
@@ -235,6 +239,10 @@ def train(**kwargs):
     for key in ("curve_images", "bn_batches"):
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 0:
             raise ValueError(f"`{key}` must be an int >= 0 (0: off). Received: {key}={cfg[key]!r}")
+    sizes = _numbers(cfg["curve_sizes"], int, "curve_sizes") or ()
+    if any(size < 1 for size in sizes):
+        raise ValueError(f"`curve_sizes` must be positive image sizes. Received: {cfg['curve_sizes']!r}")
+    _numbers(cfg["scales"], float, "scales")  # checked here, before anything is written; the range by SyntheticSource
     os.makedirs(cfg["out"], exist_ok=True)
     keras.utils.set_random_seed(cfg["seed"])
     model = models.create_model(
@@ -271,7 +279,7 @@ def train(**kwargs):
 
         n = min(cfg["curve_images"], cfg["val_images"])
         sets = []
-        for size in _numbers(cfg["curve_sizes"], int) or (cfg["image_size"],):
+        for size in _numbers(cfg["curve_sizes"], int, "curve_sizes") or (cfg["image_size"],):
             curve = render_batch(
                 range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"], world=cfg["world"]
             )

@@ -84,11 +84,21 @@ def test_data_without_a_length_is_refused_by_name():
         recalibrate_batch_norm(small_net(), iter(batches(2)))
 
 
-@pytest.mark.parametrize("key, value", [("curve_images", -1), ("curve_images", 2.0), ("bn_batches", -3)])
-def test_bad_counts_are_refused_by_name_before_anything_runs(tmp_path, key, value):
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("curve_images", -1, "must be an int >= 0"),
+        ("curve_images", 2.0, "must be an int >= 0"),
+        ("bn_batches", -3, "must be an int >= 0"),
+        ("scales", "1,x", "must be comma-separated floats"),
+        ("curve_sizes", "112,big", "must be comma-separated ints"),
+        ("curve_sizes", "112,0", "must be positive image sizes"),
+    ],
+)
+def test_bad_options_are_refused_by_name_before_anything_runs(tmp_path, key, value, message):
     from keras_patchnet.training import train
 
-    with pytest.raises(ValueError, match=f"`{key}` must be an int >= 0"):
+    with pytest.raises(ValueError, match=f"`{key}` {message}"):
         train(out=str(tmp_path / "run"), **{key: value})
     assert not (tmp_path / "run").exists()
 
