@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BACKENDS ?= tensorflow torch jax
+# pytest-xdist workers per backend run (0: none, in one process). Two for a 2-core machine: most of the suite's
+# time is single-threaded compilation (TensorFlow tracing, XLA for JAX).
+TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: install predict demo test lint bench clean
@@ -26,7 +29,7 @@ demo: install
 test: install
 	@status=0; for b in $(BACKENDS); do \
 	  echo "=== KERAS_BACKEND=$$b"; \
-	  KERAS_BACKEND=$$b $(PY) -m pytest -q $(PYTEST_ARGS) || status=1; \
+	  KERAS_BACKEND=$$b $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS) || status=1; \
 	done; exit $$status
 
 lint: install

@@ -4,9 +4,11 @@
 
 The shipped UNet's recipe (P = 64, width 8, 16 renders of 112² a step cut into 64 patches, Adam, the report's
 loss), timed in one run: the data alone (rendering and cutting one batch), a training step alone
-(`train_on_batch` on a prepared batch) with and without XLA, and `fit` over `--steps` steps with the data made in
-the training process (Keras' default), in one worker thread and in one worker process. Patches per second and the
-training FLOP/s as a share of the measured fp32 matmul throughput (forward + backward = 3 x the forward FLOPs).
+(`train_on_batch` on a prepared batch) with and without XLA, in float32 and under `mixed_bfloat16` (the training
+option `dtype_policy`: bfloat16 convolutions, float32 weights; fast where the CPU has AVX512-BF16 or AMX), and
+`fit` over `--steps` steps with the data made in the training process (Keras' default), in one worker thread and
+in one worker process. Patches per second and the training FLOP/s as a share of the measured fp32 matmul
+throughput (forward + backward = 3 x the forward FLOPs).
 """
 
 import argparse
@@ -40,14 +42,37 @@ def dataset(model, steps, **kwargs):
     )
 
 
+def build(policy):
+    """The recipe's model built under dtype policy `policy` (the training option `dtype_policy`)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        return models.create_model("unet", patch_size=64, width=8, min_overlap=1, intensity="image")
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def step_time(net, batches, jit):
+    """Best of 5 `train_on_batch` calls, after one to compile."""
+    net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=jit)
+    net.train_on_batch(*batches[0])
+    return helpers().best_time(lambda: net.train_on_batch(*batches[1]), 5)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--json")
+    p.add_argument(
+        "--policies",
+        nargs="+",
+        default=["float32", "mixed_bfloat16"],
+        help="dtype policies to time the step under (the training option `dtype_policy`)",
+    )
     args = p.parse_args(argv)
     bench = helpers()
     peak = bench.matmul_flops()
-    model = models.create_model("unet", patch_size=64, width=8, min_overlap=1, intensity="image")
+    model = build("float32")
     net = model.patch_model
     flops = 3 * bench.conv_flops(net)  # per patch, forward + backward
     data = dataset(model, args.steps)
@@ -58,12 +83,12 @@ def main(argv=None):
     rows = {"backend": keras.backend.backend(), "matmul_gflops": peak / 1e9, "patches_per_step": patches}
     rows["data_ms"] = 1000 * data_s
     jits = (False, True) if keras.backend.backend() != "torch" else (False,)
-    for jit in jits:
-        net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=jit)
-        net.train_on_batch(*batches[0])
-        step = bench.best_time(lambda: net.train_on_batch(*batches[1]), 5)
-        rows[f"step_ms_jit_{jit}"] = 1000 * step
-        rows[f"share_jit_{jit}"] = flops * patches / step / peak
+    for policy in args.policies:
+        for jit in jits:
+            step = step_time(build(policy).patch_model, batches, jit)
+            label = f"jit_{jit}" if policy == "float32" else f"{policy}_jit_{jit}"
+            rows[f"step_ms_{label}"] = 1000 * step
+            rows[f"share_{label}"] = flops * patches / step / peak
     net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=False)
     for label, kwargs in (
         ("in_process", {}),

@@ -47,8 +47,15 @@ DEFAULTS = dict(
     curve_images=32,
     scales=None,
     curve_sizes=None,
+    dtype_policy="float32",
     verbose="auto",
 )
+
+
+# "mixed_bfloat16": convolutions in bfloat16, weights, BatchNorm statistics, heads, loss and the stitch in float32
+# (issue #16: the recipe's step on a CPU with AVX512-BF16; see benchmarks/bench_training.py). float16 is left out:
+# it needs loss scaling and brings no speed on CPUs.
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 
 
 def time_budget(seconds):
@@ -224,13 +231,10 @@ def train(**kwargs):
     """Trains (or resumes) a model with the recipe above; returns the metrics dict also written to metrics.json.
 
     Keyword arguments and defaults: see `DEFAULTS` (`data`: "synthetic" or a dataset folder; `time_budget` in
-    minutes; `pretrained`: start from pretrained weights, for fine-tuning).
+    minutes; `pretrained`: start from pretrained weights, for fine-tuning; `dtype_policy`: "float32" or
+    "mixed_bfloat16", set for the run and restored after it; the weights are saved in float32 either way).
     """
     import keras
-
-    from keras_patchnet import losses, models
-    from keras_patchnet.data import PatchNetDataset
-    from keras_patchnet.evaluation import evaluate_dataset, evaluate_synthetic
 
     unknown = set(kwargs) - set(DEFAULTS)
     if unknown:
@@ -243,6 +247,24 @@ def train(**kwargs):
     if any(size < 1 for size in sizes):
         raise ValueError(f"`curve_sizes` must be positive image sizes. Received: {cfg['curve_sizes']!r}")
     _numbers(cfg["scales"], float, "scales")  # checked here, before anything is written; the range by SyntheticSource
+    if cfg["dtype_policy"] not in DTYPE_POLICIES:
+        policy = cfg["dtype_policy"]
+        raise ValueError(f"`dtype_policy` must be one of {DTYPE_POLICIES}. Received: dtype_policy={policy!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(cfg["dtype_policy"])
+    try:
+        return _train(cfg)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _train(cfg):
+    import keras
+
+    from keras_patchnet import losses, models
+    from keras_patchnet.data import PatchNetDataset
+    from keras_patchnet.evaluation import evaluate_dataset, evaluate_synthetic
+
     os.makedirs(cfg["out"], exist_ok=True)
     keras.utils.set_random_seed(cfg["seed"])
     model = models.create_model(

@@ -10,6 +10,17 @@ is_jax = os.environ.get("KERAS_BACKEND") == "jax"
 if is_jax and "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 
+# Under pytest-xdist (`make test` runs two workers) each worker gets its share of the cores: without this, two
+# workers of two threads each fight over two cores and torch's OpenMP threads spin (the torch suite took 3x longer).
+workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if workers > 1:
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, threads)
+    if threads == "1" and "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
@@ -32,6 +43,9 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _reset_state():
+    # Every test starts from the same random state, so its weights and data do not depend on which tests ran
+    # before it in the same process (pytest-xdist hands tests to its workers in an order that changes run to run).
+    keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -202,12 +203,18 @@ def test_train_stopped_by_the_time_budget_resumes_where_it_stopped(tmp_path, cap
         *"train --model baseline --out".split(),
         str(tmp_path),
         *"--epochs 2 --steps 1 --batch-size 1 --image-size 40 --patch-size 32 --width 2".split(),
-        *"--val-images 1 --test-images 1 --time-budget 0.0001".split(),
+        *"--val-images 1 --test-images 1 --time-budget 0.0001 --dtype-policy mixed_bfloat16".split(),
     ]
     assert run(argv, capsys)[0] == 0  # stops after epoch 1 of 2
     assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["0"]
     assert run(argv, capsys)[0] == 0  # the same command goes on with epoch 2
     assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["0", "1"]
+    # trained under mixed_bfloat16: the policy is restored afterwards and the weights are saved in float32
+    assert keras.config.dtype_policy().name == "float32"
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        kinds = set()
+        f.visititems(lambda name, item: kinds.add(str(item.dtype)) if isinstance(item, h5py.Dataset) else None)
+    assert {kind for kind in kinds if "float" in kind} == {"float32"}  # (and the seed generators' int64 state)
 
 
 def test_train_on_a_dataset_folder(tmp_path, capsys):
