@@ -10,6 +10,10 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
     context         from scratch, a UNet whose input has 7 channels: the patch (per-image intensity), the whole
                     image shrunk to P x P, and the patch's footprint on it, so the network can see where the light
                     comes from (curves of this variant: stitched without the bilateral refinement)
+    oracle-light    a diagnosis, not a model to ship: from scratch, the patch plus 9 constant channels holding the
+                    brightness the render's own lights, ambient and albedo give at 9 reference normals (in the
+                    image's per-image scale): is shape from shading under rig light learnable here when the light is
+                    known? (no augmentation; curves without refinement)
 Each epoch appends a row to <out>/<variant>/curve.csv: epoch, seconds, training loss, validation depth MAE (mm),
 mean angle (deg), the flat plane's, and their ratios. Choices are read on this validation split only.
 """
@@ -26,7 +30,102 @@ VARIANTS = {
     "scratch": dict(init=None, intensity="image"),
     "patch-intensity": dict(init="calibrated", intensity="patch"),
     "context": dict(init=None, intensity="image", context=True),
+    "oracle-light": dict(init=None, intensity="image", oracle=True),
 }
+
+# oracle-light: the straight-on normal and 8 normals 45 degrees from it (towards the camera: n_z < 0)
+REFERENCE_NORMALS = [(0.0, 0.0, -1.0)] + [
+    (0.7071 * float(c), 0.7071 * float(s), -0.7071)
+    for c, s in (
+        (1, 0),
+        (0.7071, 0.7071),
+        (0, 1),
+        (-0.7071, 0.7071),
+        (-1, 0),
+        (-0.7071, -0.7071),
+        (0, -1),
+        (0.7071, -0.7071),
+    )
+]
+
+
+def oracle_brightness(sample):
+    """(9,) brightness on the 0-255 scale of the render's albedo under its lights and ambient at REFERENCE_NORMALS
+    (point lights as seen from the sheet's centre, tint and highlights left out)."""
+    import numpy as np
+
+    p = sample.params
+    normals = np.asarray(REFERENCE_NORMALS)
+    v, u = np.nonzero(sample.mask)
+    K = sample.intrinsics
+    z = sample.depth[v, u]
+    centre = np.mean(np.stack([(u + 0.5 - K[0, 2]) / K[0, 0] * z, (v + 0.5 - K[1, 2]) / K[1, 1] * z, z], -1), 0)
+    radiance = np.full(len(normals), p["ambient"])
+    for kind, where, power in p["lights"]:
+        to_light = np.asarray(where) if kind == "directional" else np.asarray(where) - centre
+        to_light = to_light / np.linalg.norm(to_light)
+        radiance += power * np.clip(normals @ to_light, 0, None)
+    return 255.0 * p["albedo"] * radiance
+
+
+def oracle_inputs(image, brightness, grid):
+    """(H, W, 3) uint8 image and its (9,) oracle brightness -> (N, P, P, 12): the patches of the image scaled to
+    a maximum of 255 and the oracle brightness in the same scale, as constant channels."""
+    import numpy as np
+
+    from keras_patchnet.data import cut_patches
+
+    scale = 255.0 / max(float(image.max()), 1e-6)
+    patches = cut_patches(image.astype("float32") * scale, grid)
+    const = np.broadcast_to(np.float32(brightness * scale), patches.shape[:3] + (len(brightness),))
+    return np.concatenate([patches, const], -1)
+
+
+def oracle_data(steps, batch_size, size, lighting, grid):
+    """A PyDataset of fresh renders each epoch: (patches with oracle channels, {"depth", "normals"} patches)."""
+    import keras
+    import numpy as np
+
+    from keras_patchnet.data import cut_patches, render
+
+    class Data(keras.utils.PyDataset):
+        epoch = 0
+
+        def __len__(self):
+            return steps
+
+        def __getitem__(self, i):
+            xs, depths, normals = [], [], []
+            for k in range(batch_size):
+                s = render(1_000_000 + (self.epoch * steps + i) * batch_size + k, size, size, lighting=lighting)
+                xs.append(oracle_inputs(s.image, oracle_brightness(s), grid))
+                depth = np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None].astype("float32")
+                depths.append(cut_patches(depth, grid))
+                normals.append(cut_patches(s.normals, grid))
+            return np.concatenate(xs), {"depth": np.concatenate(depths), "normals": np.concatenate(normals)}
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    return Data()
+
+
+def predict_oracle(net, samples, grid, batch=8):
+    """Stitched maps (no refinement) of the oracle-light network on rendered samples."""
+    import numpy as np
+
+    from keras_patchnet.layers import PatchStitch
+
+    depth_stitch = PatchStitch(grid.patch_size, 1, mode="depth")
+    normal_stitch = PatchStitch(grid.patch_size, 1, mode="normals")
+    size = (grid.height, grid.width)
+    depth, normals = [], []
+    for i in range(0, len(samples), batch):
+        part = samples[i : i + batch]
+        out = net.predict_on_batch(np.concatenate([oracle_inputs(s.image, oracle_brightness(s), grid) for s in part]))
+        depth.append(np.asarray(depth_stitch(out["depth"], output_size=size)))
+        normals.append(np.asarray(normal_stitch(out["normals"], output_size=size)))
+    return np.concatenate(depth), np.concatenate(normals)
 
 
 def context_inputs(images, grid):
@@ -50,13 +149,13 @@ def context_inputs(images, grid):
     return np.stack(out).astype("float32")
 
 
-def context_network(patch_size=64, width=8):
+def context_network(patch_size=64, width=8, channels=7):
     import keras
     from keras import layers
 
     from keras_patchnet.models import blocks
 
-    inputs = keras.Input((patch_size, patch_size, 7), name="patches")
+    inputs = keras.Input((patch_size, patch_size, channels), name="patches")
     x = layers.Rescaling(1 / 255.0)(inputs)
     code, skips = blocks.encoder(x, width)
     side, channels = patch_size // 32, 8 * width
@@ -141,7 +240,18 @@ def main(argv=None):
     calibrated = hub.local_preset_folder("unet.synthetic-calibrated")
     init = os.path.join(calibrated, "model.weights.h5") if spec["init"] else False
     source = SyntheticSource(args.steps * args.batch_size, args.size, args.size, seed=0, lighting=args.lighting)
-    if spec.get("context"):
+    if spec.get("oracle"):
+        from keras_patchnet.data import render
+        from keras_patchnet.ops.grid import patch_grid
+
+        pgrid = patch_grid(args.size, args.size, 64, 1)
+        net = context_network(64, 8, channels=3 + len(REFERENCE_NORMALS))
+        data = oracle_data(args.steps, args.batch_size, args.size, args.lighting, pgrid)
+        samples = [
+            render(s, args.size, args.size, lighting=args.lighting) for s in range(VAL_SEED, VAL_SEED + args.val_images)
+        ]
+        predict = lambda x: predict_oracle(net, samples, pgrid)  # noqa: E731
+    elif spec.get("context"):
         from keras_patchnet.ops.grid import patch_grid
 
         pgrid = patch_grid(args.size, args.size, 64, 1)
