@@ -4,6 +4,7 @@ maintainer's scripts live under tools/."""
 import os
 
 import keras
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,3 +45,20 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "scratch" / "curve.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1"]  # the start, then one epoch (the time budget is 0)
     assert all(float(r["depth_ratio"]) > 0 for r in rows)
+    study.main(["--variant", "oracle-light", *argv[2:], str(tmp_path)])  # the same with the true light as input
+    rows = list(csv.DictReader(open(tmp_path / "oracle-light" / "curve.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and all(float(r["angle_ratio"]) > 0 for r in rows)
+
+    # the oracle's light channels are the brightness the render's own light gives a pixel of that normal: under
+    # the calibrated light (no tint, no highlight), pixels whose normal is within 2.6 degrees of a reference normal
+    from keras_patchnet.data import render
+
+    errors = []
+    for seed in range(6):
+        sample = render(seed, 112, 112, lighting="fixed")
+        brightness = study.oracle_brightness(sample)
+        normals, pixels = sample.normals[sample.mask], sample.image[sample.mask].mean(-1)
+        cosines = normals @ np.asarray(study.REFERENCE_NORMALS).T
+        near = cosines.max(1) > 0.999
+        errors += list(np.abs(pixels[near] - brightness[cosines.argmax(1)[near]]))
+    assert len(errors) > 50 and np.mean(errors) < 5  # of 255: sensor noise, rounding, the 2.6 degrees

@@ -1,0 +1,155 @@
+"""Issue #13, after the oracle-light diagnosis of `tools/lighting_study.py`: estimate the oracle's light channels
+from the whole image, and feed the estimate to the oracle-light patch network.
+
+    python tools/light_estimator.py --study runs/study --minutes 12 [--train-images 3000]
+
+1. A small CNN reads the whole image (scaled to a maximum of 255, shrunk to 64 x 64) and regresses the 9 brightness
+   values of `lighting_study.oracle_brightness` (the render's lights, ambient and albedo seen at 9 reference
+   normals, in the image's scale), supervised by the renderer, on fresh training renders (never VAL_SEED).
+2. The oracle-light network of the study (<study>/oracle-light/model.weights.h5) then predicts with the estimated
+   channels instead of the true ones, on the study's validation renders.
+Writes <study>/light-estimator/result.json: the estimator's validation error, and the depth / angle ratios to the
+flat plane of the patch network with the true and with the estimated light (no refinement), plus its weights.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+THUMB = 64
+
+
+def thumbnail(image):
+    """(H, W, 3) uint8 -> (64, 64, 3) float32 on the 0-255 scale of the image scaled to a maximum of 255."""
+    import numpy as np
+
+    from keras_patchnet.data.dataset import shrink
+
+    scale = 255.0 / max(float(image.max()), 1e-6)
+    return np.clip(shrink(image.astype("float32") * scale, (THUMB, THUMB)), 0, 255)
+
+
+def targets(sample):
+    """The 9 oracle brightness values in the image's scale, / 255 (the network's target)."""
+    from lighting_study import oracle_brightness
+
+    return oracle_brightness(sample) * (1.0 / max(float(sample.image.max()), 1e-6))
+
+
+def estimator(outputs=9):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((THUMB, THUMB, 3))
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    for filters in (16, 32, 64, 128):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(outputs)(x), name="light_estimator")
+
+
+def dataset(seeds, size, lighting):
+    import numpy as np
+
+    from keras_patchnet.data import render
+
+    samples = [render(int(s), size, size, lighting=lighting) for s in seeds]
+    return samples, np.stack([thumbnail(s.image) for s in samples]), np.stack([targets(s) for s in samples])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--study", default="runs/study")
+    p.add_argument("--minutes", type=float, default=12)
+    p.add_argument("--train-images", type=int, default=3000)
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--lighting", default="rig")
+    p.add_argument("--val-images", type=int, default=32)
+    p.add_argument("--reuse", action="store_true", help="load the estimator saved by an earlier run, train nothing")
+    args = p.parse_args(argv)
+
+    import keras
+    import numpy as np
+    from lighting_study import REFERENCE_NORMALS, context_network, oracle_inputs
+
+    from keras_patchnet.evaluation import flat_plane
+    from keras_patchnet.layers import PatchStitch
+    from keras_patchnet.metrics import evaluate_maps
+    from keras_patchnet.ops.grid import patch_grid
+    from keras_patchnet.training import VAL_SEED
+
+    out = os.path.join(args.study, "light-estimator")
+    os.makedirs(out, exist_ok=True)
+    keras.utils.set_random_seed(0)
+    start = time.time()
+    _, x_train, y_train = dataset(range(2_000_000, 2_000_000 + args.train_images), args.size, args.lighting)
+    val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.lighting)
+    render_s = time.time() - start
+    net = estimator(len(REFERENCE_NORMALS))
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", metrics=["mae"])
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - start > args.minutes * 60:
+                self.model.stop_training = True
+
+    path = os.path.join(out, "estimator.weights.h5")
+    if args.reuse:
+        net.load_weights(path)
+        earlier = json.load(open(os.path.join(out, "result.json")))
+        epochs, train_s = earlier["epochs"], earlier["train_seconds"]
+    else:
+        fit = net.fit(
+            x_train, y_train, batch_size=32, epochs=1000, validation_data=(x_val, y_val), callbacks=[Stop()], verbose=2
+        )
+        epochs, train_s = len(fit.history["loss"]), round(time.time() - start - render_s)
+        net.save_weights(path)
+    estimate = np.asarray(net.predict(x_val, verbose=0))
+    spread = float(np.mean(np.abs(y_val - y_val.mean(0))))  # the error of always guessing the mean light
+
+    grid = patch_grid(args.size, args.size, 64, 1)
+    patch_net = context_network(64, 8, channels=3 + len(REFERENCE_NORMALS))
+    patch_net.load_weights(os.path.join(args.study, "oracle-light", "model.weights.h5"))
+    depth_stitch = PatchStitch(64, 1, mode="depth")
+    normal_stitch = PatchStitch(64, 1, mode="normals")
+    truth_d = np.stack([s.depth for s in val])[..., None]
+    truth_n = np.stack([s.normals for s in val])
+    flat_d, flat_n = flat_plane(truth_d, truth_n)
+    flat = evaluate_maps(truth_d, flat_d, truth_n, flat_n)["mean"]
+
+    def ratios(brightness):
+        depth, normals = [], []
+        for s, b in zip(val, brightness):
+            o = patch_net.predict_on_batch(oracle_inputs(s.image, np.asarray(b) * float(s.image.max()), grid))
+            size = (args.size, args.size)
+            depth.append(np.asarray(depth_stitch(o["depth"], output_size=size))[0])
+            normals.append(np.asarray(normal_stitch(o["normals"], output_size=size))[0])
+        got = evaluate_maps(truth_d, np.stack(depth), truth_n, np.stack(normals))["mean"]
+        return {k: round(got[k] / flat[k], 3) for k in ("depth_mae_mm", "mean_angle_deg")}
+
+    result = {
+        "lighting": args.lighting,
+        "train_images": args.train_images,
+        "render_seconds": round(render_s),
+        "train_seconds": train_s,
+        "epochs": epochs,
+        "estimator_val_mae": round(float(np.mean(np.abs(estimate - y_val))), 4),
+        "mean_guess_val_mae": round(spread, 4),
+        "ratio_true_light": ratios(y_val),
+        "ratio_estimated_light": ratios(estimate),
+        "ratio_mean_light": ratios(np.broadcast_to(y_train.mean(0), y_val.shape)),
+    }
+    print(json.dumps(result, indent=1))
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
