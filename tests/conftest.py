@@ -21,9 +21,8 @@ if workers > 1:
     # and on a GPU, neither JAX nor TensorFlow takes all of its memory at start, so the workers can share it
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    if threads == "1" and "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
-        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+    if threads == "1" and "--xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
