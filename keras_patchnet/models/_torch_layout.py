@@ -10,9 +10,7 @@ changes no output.
 
 In the same block, inference-mode BatchNormalization is one fused multiply-add per element (x * a + b, with
 a = scale / sqrt(variance + eps) and b = offset - mean * a computed on the (C,) vectors) instead of Keras'
-subtract, multiply and add passes over the activation; and the UNet decoders' stride-1 "same" transposed
-convolutions pass their padding to torch, where Keras computes the full (H + k - 1)² output and crops it (a larger
-convolution and a strided copy: torch's `padding` crops the same rows and columns).
+subtract, multiply and add passes over the activation.
 """
 
 import contextlib
@@ -31,8 +29,7 @@ def fast_channels_last():
 
     original = getattr(torch_nn, "_transpose_spatial_inputs", None)
     original_bn = getattr(torch_nn, "batch_normalization", None)
-    original_ct = getattr(torch_nn, "conv_transpose", None)
-    if original is None or original_bn is None or original_ct is None:
+    if original is None or original_bn is None:
         yield
         return
     if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
@@ -56,34 +53,10 @@ def fast_channels_last():
             b = b + torch_nn.convert_to_tensor(offset)
         return torch.addcmul(b.to(x.dtype), x, a.to(x.dtype))
 
-    def padded_conv_transpose(
-        inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None, dilation_rate=1
-    ):
-        kernel = torch_nn.convert_to_tensor(kernel)
-        k = tuple(kernel.shape[:2])
-        plain = (
-            padding == "same"
-            and torch_nn.convert_to_tensor(inputs).ndim == 4
-            and (data_format or keras.config.image_data_format()) == "channels_last"
-            and strides in (1, (1, 1), [1, 1])
-            and dilation_rate in (1, (1, 1), [1, 1])
-            and output_padding is None
-            and k[0] % 2 == 1
-            and k[1] % 2 == 1
-        )
-        if not plain:
-            return original_ct(inputs, kernel, strides, padding, output_padding, data_format, dilation_rate)
-        x = torch.permute(torch_nn.convert_to_tensor(inputs), (0, 3, 1, 2))
-        w = torch.permute(kernel, (3, 2, 0, 1))  # (kh, kw, out, in) -> (in, out, kh, kw)
-        out = torch.nn.functional.conv_transpose2d(x, w, padding=(k[0] // 2, k[1] // 2))
-        return torch.permute(out, (0, 2, 3, 1))
-
     torch_nn._transpose_spatial_inputs = permute_only
     torch_nn.batch_normalization = fused_batch_normalization
-    torch_nn.conv_transpose = padded_conv_transpose
     try:
         yield
     finally:
         torch_nn._transpose_spatial_inputs = original
         torch_nn.batch_normalization = original_bn
-        torch_nn.conv_transpose = original_ct
