@@ -16,6 +16,8 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
                     known? (no augmentation; curves without refinement)
 Each epoch appends a row to <out>/<variant>/curve.csv: epoch, seconds, training loss, validation depth MAE (mm),
 mean angle (deg), the flat plane's, and their ratios. Choices are read on this validation split only.
+
+    python tools/lighting_study.py --plot docs/lighting-study   # every <variant>.csv there -> docs/lighting-study.png
 """
 
 import argparse
@@ -211,8 +213,39 @@ def predict_context(net, images, grid, batch=8):
     return np.concatenate(depth), np.concatenate(normals)
 
 
+def plot(folder, path=None):
+    """Draws the depth and angle ratio of every <variant>.csv in `folder` against minutes; writes `folder`.png."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = path or folder.rstrip("/") + ".png"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name in sorted(n for n in os.listdir(folder) if n.endswith(".csv")):
+        rows = list(csv.DictReader(open(os.path.join(folder, name))))
+        minutes = [float(r["seconds"]) / 60 for r in rows]
+        for ax, key in zip(axes, ("depth_ratio", "angle_ratio")):
+            ax.plot(minutes, [float(r[key]) for r in rows], label=name[:-4])
+    for ax, title in zip(axes, ("depth MAE / flat plane", "mean angle / flat plane")):
+        ax.axhline(1.0, color="k", lw=0.8, ls="--")
+        ax.set(title=title, xlabel="minutes of one CPU core", ylim=(0.6, 1.4))  # spikes above: off the chart
+    axes[0].set_ylabel("validation ratio (rig light, 112², 32 renders)")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--plot"]:
+        print(plot(*argv[1:]))
+        return
     p.add_argument("--variant", choices=sorted(VARIANTS), required=True)
     p.add_argument("--minutes", type=float, default=25)
     p.add_argument("--out", default="runs/study")
