@@ -232,7 +232,8 @@ def train(**kwargs):
 
     Keyword arguments and defaults: see `DEFAULTS` (`data`: "synthetic" or a dataset folder; `time_budget` in
     minutes; `pretrained`: start from pretrained weights, for fine-tuning; `dtype_policy`: "float32" or
-    "mixed_bfloat16", set for the run and restored after it; the weights are saved in float32 either way).
+    "mixed_bfloat16", set for the run and restored after it; the weights are saved in float32 either way, and the
+    learning curve and the held-out evaluation at the end run under the run's policy).
     """
     import keras
 
