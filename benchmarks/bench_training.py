@@ -52,11 +52,11 @@ def build(policy):
         keras.config.set_dtype_policy(previous)
 
 
-def step_time(net, batches, jit):
-    """Best of 5 `train_on_batch` calls, after one to compile."""
+def step_time(bench, net, batches, jit):
+    """Best of 5 `train_on_batch` calls, after one to compile (`bench`: the bench_models module)."""
     net.compile(optimizer="adam", loss=losses.patchnet_losses(), jit_compile=jit)
     net.train_on_batch(*batches[0])
-    return helpers().best_time(lambda: net.train_on_batch(*batches[1]), 5)
+    return bench.best_time(lambda: net.train_on_batch(*batches[1]), 5)
 
 
 def main(argv=None):
@@ -85,7 +85,7 @@ def main(argv=None):
     jits = (False, True) if keras.backend.backend() != "torch" else (False,)
     for policy in args.policies:
         for jit in jits:
-            step = step_time(build(policy).patch_model, batches, jit)
+            step = step_time(bench, build(policy).patch_model, batches, jit)
             label = f"jit_{jit}" if policy == "float32" else f"{policy}_jit_{jit}"
             rows[f"step_ms_{label}"] = 1000 * step
             rows[f"share_{label}"] = flops * patches / step / peak

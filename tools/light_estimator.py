@@ -77,10 +77,9 @@ def main(argv=None):
 
     import keras
     import numpy as np
-    from lighting_study import REFERENCE_NORMALS, context_network, oracle_inputs
+    from lighting_study import REFERENCE_NORMALS, context_network, predict_oracle
 
     from keras_patchnet.evaluation import flat_plane
-    from keras_patchnet.layers import PatchStitch
     from keras_patchnet.metrics import evaluate_maps
     from keras_patchnet.ops.grid import patch_grid
     from keras_patchnet.training import VAL_SEED
@@ -117,21 +116,15 @@ def main(argv=None):
     grid = patch_grid(args.size, args.size, 64, 1)
     patch_net = context_network(64, 8, channels=3 + len(REFERENCE_NORMALS))
     patch_net.load_weights(os.path.join(args.study, "oracle-light", "model.weights.h5"))
-    depth_stitch = PatchStitch(64, 1, mode="depth")
-    normal_stitch = PatchStitch(64, 1, mode="normals")
     truth_d = np.stack([s.depth for s in val])[..., None]
     truth_n = np.stack([s.normals for s in val])
     flat_d, flat_n = flat_plane(truth_d, truth_n)
     flat = evaluate_maps(truth_d, flat_d, truth_n, flat_n)["mean"]
 
-    def ratios(brightness):
-        depth, normals = [], []
-        for s, b in zip(val, brightness):
-            o = patch_net.predict_on_batch(oracle_inputs(s.image, np.asarray(b) * float(s.image.max()), grid))
-            size = (args.size, args.size)
-            depth.append(np.asarray(depth_stitch(o["depth"], output_size=size))[0])
-            normals.append(np.asarray(normal_stitch(o["normals"], output_size=size))[0])
-        got = evaluate_maps(truth_d, np.stack(depth), truth_n, np.stack(normals))["mean"]
+    def ratios(brightness):  # brightness: (B, 9) in units of each image's maximum, as the estimator's targets
+        raw = np.asarray(brightness) * np.array([[float(s.image.max())] for s in val])
+        depth, normals = predict_oracle(patch_net, val, grid, brightness=raw)
+        got = evaluate_maps(truth_d, depth, truth_n, normals)["mean"]
         return {k: round(got[k] / flat[k], 3) for k in ("depth_mae_mm", "mean_angle_deg")}
 
     result = {

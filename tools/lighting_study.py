@@ -112,8 +112,9 @@ def oracle_data(steps, batch_size, size, lighting, grid):
     return Data()
 
 
-def predict_oracle(net, samples, grid, batch=8):
-    """Stitched maps (no refinement) of the oracle-light network on rendered samples."""
+def predict_oracle(net, samples, grid, batch=8, brightness=None):
+    """Stitched maps (no refinement) of the oracle-light network on rendered samples, with their true light or with
+    `brightness` ((B, 9) values on the 0-255 scale of each raw image, e.g. an estimate)."""
     import numpy as np
 
     from keras_patchnet.layers import PatchStitch
@@ -124,7 +125,8 @@ def predict_oracle(net, samples, grid, batch=8):
     depth, normals = [], []
     for i in range(0, len(samples), batch):
         part = samples[i : i + batch]
-        out = net.predict_on_batch(np.concatenate([oracle_inputs(s.image, oracle_brightness(s), grid) for s in part]))
+        light = [oracle_brightness(s) for s in part] if brightness is None else brightness[i : i + batch]
+        out = net.predict_on_batch(np.concatenate([oracle_inputs(s.image, b, grid) for s, b in zip(part, light)]))
         depth.append(np.asarray(depth_stitch(out["depth"], output_size=size)))
         normals.append(np.asarray(normal_stitch(out["normals"], output_size=size)))
     return np.concatenate(depth), np.concatenate(normals)
