@@ -72,7 +72,7 @@ def test_patch_without_shared_foreground_gets_finite_offset_and_empty_mask_is_fi
     corners = np.zeros((1, 224, 224, 1), "float32")
     corners[:, :40, :40] = 1  # only patch 0 sees it
     corners[:, 190:, 190:] = 1  # only patch 8 sees it
-    offsets, _, _ = patch_ops.depth_offsets(patches, extract.grid(224, 224), corners)
+    offsets = patch_ops.depth_offsets(patches, extract.grid(224, 224), corners)[0]
     offsets = to_numpy(offsets)
     assert np.isfinite(offsets).all() and np.abs(offsets).max() < 1.0
     for mask in (corners, np.zeros_like(corners)):

@@ -48,7 +48,7 @@ def test_the_stencil_holds_exactly_the_dense_overlap_areas():
     weights = keras.ops.convert_to_tensor((np.random.default_rng(0).random((1, 70, 90, 1)) > 0.4).astype("float32"))
     dense = to_numpy(patch_ops._overlap_areas(weights, grid, "float32"))[0]
     stencil = to_numpy(sparse_solve.stencil_areas(weights, grid, "float32"))[0]
-    offsets, _, _ = sparse_solve.stencil(grid)
+    offsets = sparse_solve.stencil(grid)[0]
     ny, nx = len(grid.origins_y), len(grid.origins_x)
     rebuilt = np.zeros_like(dense)
     for i in range(ny):
@@ -118,3 +118,30 @@ def test_patches_that_overlap_nowhere_solve_sparse_like_dense():
     }
     np.testing.assert_allclose(outs["sparse"], outs["direct"], atol=1e-6)
     assert np.isfinite(outs["sparse"]).all()
+
+
+@pytest.mark.parametrize(
+    "size, patch_size, min_overlap", [((112, 112), 64, 32), ((200, 300), 48, 30), ((40, 50), 32, 8)]
+)
+def test_block_table_is_the_summed_area_table_at_the_block_bounds(size, patch_size, min_overlap):
+    """Reference: NumPy's two cumulative sums of the weights, read at the grid's block bounds; and the overlap areas
+    it gives equal the areas summed pixel by pixel over each pair's rectangle."""
+    grid = grid_lib.patch_grid(*size, patch_size, min_overlap)
+    weights = np.random.default_rng(0).random((2, grid.padded_height, grid.padded_width, 1)).astype("float32")
+    full = np.pad(weights[..., 0].astype("float64").cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
+    by = grid_lib.axis_bounds(grid.origins_y, patch_size, grid.padded_height)
+    bx = grid_lib.axis_bounds(grid.origins_x, patch_size, grid.padded_width)
+    expected = full[:, np.asarray(by)][:, :, np.asarray(bx)].reshape(2, -1)
+    got = to_numpy(sparse_solve.block_table(keras.ops.convert_to_tensor(weights), grid))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    area = to_numpy(patch_ops._overlap_areas(keras.ops.convert_to_tensor(weights), grid, "float32"))
+    oy = np.repeat(grid.origins_y, len(grid.origins_x))
+    ox = np.tile(grid.origins_x, len(grid.origins_y))
+    n = grid.num_patches
+    for k, j in [(0, 0), (0, 1), (1, 0), (0, len(grid.origins_x)), (n - 1, n - 2), (n - 1, n - 1)]:
+        if max(k, j) >= n or min(k, j) < 0:
+            continue
+        y0, y1 = max(oy[k], oy[j]), min(oy[k], oy[j]) + patch_size
+        x0, x1 = max(ox[k], ox[j]), min(ox[k], ox[j]) + patch_size
+        want = weights[:, y0:y1, x0:x1, 0].sum(axis=(1, 2)) if y1 > y0 and x1 > x0 else np.zeros(2)
+        np.testing.assert_allclose(area[:, k, j], want, rtol=1e-5, atol=1e-3)

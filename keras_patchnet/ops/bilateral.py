@@ -15,7 +15,7 @@ import functools
 import numpy as np
 from keras import ops
 
-from keras_patchnet.ops.patches import compute_dtype
+from keras_patchnet.ops.patches import channel_sum, compute_dtype
 
 WINDOWS = ("circular", "square")
 RANGE_DISTANCES = ("l1", "l2")
@@ -109,8 +109,15 @@ def bilateral_filter(
     m = None if foreground is None else ops.cast(ops.greater(foreground, 0.5), dtype)
     H, W = x.shape[1], x.shape[2]
     r = diameter // 2
-    xp, gp = _pad(x, r), (None if guide is None else _pad(g, r))
-    mp = None if m is None else _pad(m, r)
+    gp = None if guide is None else _pad(g, r)
+    if m is not None and guide is None and x.shape[-1] == 1:
+        # A one-channel map and its mask padded as one two-channel map: XLA's CPU backend otherwise fuses both
+        # paddings into the filter's loop at batch 1 (TensorFlow, one core, 2048²: 20-23 ns a pixel, 7.6 this way;
+        # the same at batch 2). Three-channel maps are faster padded apart (19 vs 22 ns).
+        both = _pad(ops.concatenate([x, m], axis=-1), r)
+        xp, mp = both[..., :1], both[..., 1:]
+    else:
+        xp, mp = _pad(x, r), (None if m is None else _pad(m, r))
     coeff = -0.5 / float(sigma_range) ** 2
     num, den = x, None
     for dy, dx, w_space in kernel_taps(diameter, float(sigma_space), window):
@@ -122,9 +129,9 @@ def bilateral_filter(
         xs = xp[window_slice]
         diff = (xs if gp is None else gp[window_slice]) - g
         if range_distance == "l1":
-            dist2 = ops.square(ops.sum(ops.abs(diff), axis=-1, keepdims=True))
+            dist2 = ops.square(channel_sum(ops.abs(diff)))
         else:
-            dist2 = ops.sum(ops.square(diff), axis=-1, keepdims=True)
+            dist2 = channel_sum(ops.square(diff))
         w = w_space * ops.exp(coeff * dist2)
         if mp is not None:
             w = w * mp[window_slice]

@@ -135,6 +135,35 @@ def pair_rectangles(grid):
     return flat(y1, x1), flat(y0, x1), flat(y1, x0), flat(y0, x0)
 
 
+def axis_bounds(origins, patch_size, length):
+    """Sorted pixel positions where the set of windows covering an axis changes: 0, `length`, every origin and
+    every window end. Every overlap rectangle of two windows starts and ends on one of them."""
+    return tuple(sorted({0, length} | set(origins) | {o + patch_size for o in origins}))
+
+
+def block_corners(grid, corners):
+    """Maps corner indices into a full (Hp + 1, Wp + 1) summed-area table (as `pair_rectangles` gives them) to
+    the same corners in the table of the blocks between the `axis_bounds` of both axes, of shape
+    (len(bounds_y), len(bounds_x)), flattened row-major (see `ops.patches.block_table`)."""
+    by = np.asarray(axis_bounds(grid.origins_y, grid.patch_size, grid.padded_height))
+    bx = np.asarray(axis_bounds(grid.origins_x, grid.patch_size, grid.padded_width))
+    stride = grid.padded_width + 1
+    out = []
+    for c in corners:
+        y, x = np.asarray(c, "int64") // stride, np.asarray(c, "int64") % stride
+        iy, ix = np.minimum(np.searchsorted(by, y), len(by) - 1), np.minimum(np.searchsorted(bx, x), len(bx) - 1)
+        if not (np.array_equal(by[iy], y) and np.array_equal(bx[ix], x)):
+            raise AssertionError("an overlap corner off the grid's block bounds")  # cannot happen for patch pairs
+        out.append((iy * len(bx) + ix).astype("int32"))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def block_pair_rectangles(grid):
+    """`pair_rectangles` as corner indices into the block table of `block_corners`."""
+    return block_corners(grid, pair_rectangles(grid))
+
+
 @functools.lru_cache(maxsize=256)
 def seam_band(grid, width):
     """(H, W) float32 map, 1 within `width` pixels of a patch edge that lies inside the image, else 0."""

@@ -15,6 +15,8 @@ import functools
 import numpy as np
 from keras import ops
 
+from keras_patchnet.ops import grid as grid_lib
+
 
 @functools.lru_cache(maxsize=64)
 def stencil(grid):
@@ -44,23 +46,36 @@ def stencil(grid):
         for k, (y, x) in enumerate(((y1, x1), (y0, x1), (y1, x0), (y0, x0))):
             corners[k].append((y * stride + x) * np.ones((len(oy), len(ox)), "int64"))
     flat = tuple(np.stack(c, axis=-1).reshape(-1).astype("int32") for c in corners)
-    return tuple(offsets), (ry, rx), flat
+    return tuple(offsets), (ry, rx), flat, grid_lib.block_corners(grid, flat)
+
+
+def block_table(weights, grid):
+    """The summed-area table of the (B, Hp, Wp, 1) `weights` at the grid's block bounds only
+    (`grid.axis_bounds` of each axis): (B, len(bounds_y) * len(bounds_x)), flattened row-major, with entry
+    (i, j) the sum over rows [0, bounds_y[i]) and columns [0, bounds_x[j]). Every overlap rectangle of two patches
+    has its corners there, and the table costs one pass over the pixels (sums of static slices), where a full
+    table needs two cumulative sums over the map, whose cost per pixel grows with its size on XLA's CPU backend."""
+    by = grid_lib.axis_bounds(grid.origins_y, grid.patch_size, grid.padded_height)
+    bx = grid_lib.axis_bounds(grid.origins_x, grid.patch_size, grid.padded_width)
+    w = weights[..., 0]
+    rows = ops.stack([ops.sum(w[:, a:b, :], axis=1) for a, b in zip(by[:-1], by[1:])], axis=1)
+    blocks = ops.stack([ops.sum(rows[:, :, a:b], axis=2) for a, b in zip(bx[:-1], bx[1:])], axis=2)
+    sat = ops.pad(ops.cumsum(ops.cumsum(blocks, axis=1), axis=2), [[0, 0], [1, 0], [1, 0]])
+    return ops.reshape(sat, (-1, len(by) * len(bx)))
 
 
 def stencil_areas(weights, grid, dtype):
     """(B, ny, nx, K) masked overlap areas of every patch with each neighbour offset of `stencil(grid)`, from a
     summed-area table of the (B, Hp, Wp, 1) weight map (all ones when `weights` is None)."""
-    offsets, _, corners = stencil(grid)
+    offsets, _, corners, blocks = stencil(grid)
     shape = (-1, len(grid.origins_y), len(grid.origins_x), len(offsets))
     if weights is None:
         sat = np.pad(np.ones((grid.padded_height, grid.padded_width)).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
         sat = sat.reshape(-1)
         area = sat[corners[0]] - sat[corners[1]] - sat[corners[2]] + sat[corners[3]]
         return ops.convert_to_tensor(area.reshape(shape), dtype=dtype)
-    sat = ops.cumsum(ops.cumsum(weights[..., 0], axis=1), axis=2)
-    sat = ops.pad(sat, [[0, 0], [1, 0], [1, 0]])
-    sat = ops.reshape(sat, (-1, (grid.padded_height + 1) * (grid.padded_width + 1)))
-    y1x1, y0x1, y1x0, y0x0 = (ops.take(sat, c, axis=1) for c in corners)
+    sat = block_table(weights, grid)
+    y1x1, y0x1, y1x0, y0x0 = (ops.take(sat, c, axis=1) for c in blocks)
     return ops.reshape(y1x1 - y0x1 - y1x0 + y0x0, shape)
 
 
@@ -122,7 +137,7 @@ def at_least(x, floor):
 def laplacian_matvec(areas, t, grid):
     """L t for the Laplacian of the overlap `areas` (B, ny, nx, K) and t (B, ny, nx); areas[..., 0] is each patch
     with itself, which L does not use."""
-    offsets, reach, _ = stencil(grid)
+    offsets, reach, _, _ = stencil(grid)
     if len(offsets) == 1:  # no patch overlaps another (e.g. min_overlap=0 on a size the stride divides): L = 0
         return ops.zeros_like(t)
     off = areas[..., 1:]
