@@ -26,6 +26,7 @@ def test_only_the_cli_parses_arguments():
         "choose_grid.py",
         "evaluate_synthetic.py",
         "lighting_study.py",
+        "ambiguity.py",
         "sync_presets.py",
     )
     for tool in tools:
@@ -62,3 +63,36 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
         near = cosines.max(1) > 0.999
         errors += list(np.abs(pixels[near] - brightness[cosines.argmax(1)[near]]))
     assert len(errors) > 50 and np.mean(errors) < 5  # of 255: sensor noise, rounding, the 2.6 degrees
+
+
+def _tool(name):
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_convex_concave_twin_is_the_same_image_but_for_perspective():
+    """tools/ambiguity.py: the twin (depth reflected about its mean, lights about the camera axis) of a calibrated
+    render is 2x the flat plane's depth error away; its image differs by several grey levels through perspective,
+    and by about one when the focal length is 1000x longer (nearly orthographic); the shading model reproduces the
+    render itself to the noise."""
+    from keras_patchnet.data import render
+
+    ambiguity = _tool("ambiguity")
+    sample = render(3, 64, 64, lighting="fixed")
+    image, twin, depth, _ = ambiguity.twin_images(sample)
+    z = sample.depth[sample.mask]
+    np.testing.assert_allclose(np.abs(depth - z - np.mean(depth - z)).mean(), 2 * np.abs(z - z.mean()).mean(), 1e-5)
+    assert np.abs(image - sample.image[sample.mask].mean(-1)).mean() < 3
+    perspective = np.abs(image - twin).mean()
+    tele = sample.intrinsics.copy()
+    tele[:2, :2] *= 1000
+    image, twin, _, _ = ambiguity.twin_images(sample._replace(intrinsics=tele))
+    assert np.abs(image - twin).mean() < 1.5 < 3 < perspective
+    row = ambiguity.measure([sample], "plane")
+    assert row["twin_depth_mm"] < row["plane_depth_mm"]  # reflected about its best-fit plane, the tilt stays

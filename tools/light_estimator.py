@@ -41,27 +41,45 @@ def targets(sample):
     return oracle_brightness(sample) * (1.0 / max(float(sample.image.max()), 1e-6))
 
 
-def estimator(outputs=9):
+def estimator(outputs=9, batch_norm=False):
+    """The whole-image CNN; `batch_norm`: each convolution followed by batch normalisation (without it, the rig
+    classifier's loss stayed at ln 4 for 4 epochs: no learning at all)."""
     import keras
     from keras import layers
 
     inputs = keras.Input((THUMB, THUMB, 3))
     x = layers.Rescaling(1 / 255.0)(inputs)
     for filters in (16, 32, 64, 128):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+        for strides in (1, 2):
+            x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=not batch_norm)(x)
+            x = layers.ReLU()(layers.BatchNormalization()(x) if batch_norm else x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(128, activation="relu")(x)
     return keras.Model(inputs, layers.Dense(outputs)(x), name="light_estimator")
 
 
-def dataset(seeds, size, lighting):
+# REFERENCE_NORMALS mirrored left-right (x -> -x): the straight-on normal and the ring's 90 and 270 degrees stay
+MIRROR = [0, 5, 4, 3, 2, 1, 8, 7, 6]
+
+
+def dataset(seeds, size, lighting, keep=True, flip=False):
+    """Thumbnails and targets of renders of `seeds` (and the samples when `keep`); with `flip`, each render also
+    mirrored left-right, its light mirrored with it."""
     import numpy as np
 
     from keras_patchnet.data import render
 
-    samples = [render(int(s), size, size, lighting=lighting) for s in seeds]
-    return samples, np.stack([thumbnail(s.image) for s in samples]), np.stack([targets(s) for s in samples])
+    samples, x, y = [], [], []
+    for seed in seeds:
+        s = render(int(seed), size, size, lighting=lighting)
+        x.append(thumbnail(s.image).astype("float16"))
+        y.append(targets(s))
+        if flip:
+            x.append(x[-1][:, ::-1])
+            y.append(y[-1][MIRROR])
+        if keep:
+            samples.append(s)
+    return samples, np.stack(x).astype("float32"), np.stack(y).astype("float32")
 
 
 def main(argv=None):
@@ -71,7 +89,10 @@ def main(argv=None):
     p.add_argument("--train-images", type=int, default=3000)
     p.add_argument("--size", type=int, default=112)
     p.add_argument("--lighting", default="rig")
-    p.add_argument("--val-images", type=int, default=32)
+    p.add_argument("--val-images", type=int, default=32, help="validation renders for the patch network's ratios")
+    p.add_argument("--estimator-val-images", type=int, default=32, help="validation renders for the estimator")
+    p.add_argument("--flip", action="store_true", help="also train on every render mirrored, its light mirrored")
+    p.add_argument("--name", default="light-estimator", help="the run's folder under --study")
     p.add_argument("--reuse", action="store_true", help="load the estimator saved by an earlier run, train nothing")
     args = p.parse_args(argv)
 
@@ -84,12 +105,15 @@ def main(argv=None):
     from keras_patchnet.ops.grid import patch_grid
     from keras_patchnet.training import VAL_SEED
 
-    out = os.path.join(args.study, "light-estimator")
+    out = os.path.join(args.study, args.name)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(0)
     start = time.time()
-    _, x_train, y_train = dataset(range(2_000_000, 2_000_000 + args.train_images), args.size, args.lighting)
-    val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.lighting)
+    seeds = range(2_000_000, 2_000_000 + args.train_images)
+    _, x_train, y_train = dataset(seeds, args.size, args.lighting, keep=False, flip=args.flip)
+    n_val = max(args.val_images, args.estimator_val_images)
+    val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size, args.lighting)
+    x_est, y_est = x_val[: args.estimator_val_images], y_val[: args.estimator_val_images]
     render_s = time.time() - start
     net = estimator(len(REFERENCE_NORMALS))
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", metrics=["mae"])
@@ -105,13 +129,25 @@ def main(argv=None):
         earlier = json.load(open(os.path.join(out, "result.json")))
         epochs, train_s = earlier["epochs"], earlier["train_seconds"]
     else:
+        best = keras.callbacks.ModelCheckpoint(
+            path, monitor="val_mae", save_best_only=True, save_weights_only=True
+        )  # the epoch kept is chosen on the validation renders
+        log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
         fit = net.fit(
-            x_train, y_train, batch_size=32, epochs=1000, validation_data=(x_val, y_val), callbacks=[Stop()], verbose=2
+            x_train,
+            y_train,
+            batch_size=32,
+            epochs=1000,
+            validation_data=(x_est, y_est),
+            callbacks=[Stop(), best, log],
+            verbose=2,
         )
         epochs, train_s = len(fit.history["loss"]), round(time.time() - start - render_s)
-        net.save_weights(path)
+        net.load_weights(path)
+    spread = float(np.mean(np.abs(y_est - y_train.mean(0))))  # the error of always guessing the training mean
+    estimator_mae = float(np.mean(np.abs(np.asarray(net.predict(x_est, verbose=0)) - y_est)))
+    val, x_val, y_val = val[: args.val_images], x_val[: args.val_images], y_val[: args.val_images]
     estimate = np.asarray(net.predict(x_val, verbose=0))
-    spread = float(np.mean(np.abs(y_val - y_val.mean(0))))  # the error of always guessing the mean light
 
     grid = patch_grid(args.size, args.size, 64, 1)
     patch_net = context_network(64, 8, channels=3 + len(REFERENCE_NORMALS))
@@ -133,7 +169,9 @@ def main(argv=None):
         "render_seconds": round(render_s),
         "train_seconds": train_s,
         "epochs": epochs,
-        "estimator_val_mae": round(float(np.mean(np.abs(estimate - y_val))), 4),
+        "flip": args.flip,
+        "estimator_val_images": args.estimator_val_images,
+        "estimator_val_mae": round(estimator_mae, 4),
         "mean_guess_val_mae": round(spread, 4),
         "ratio_true_light": ratios(y_val),
         "ratio_estimated_light": ratios(estimate),

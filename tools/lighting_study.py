@@ -14,6 +14,10 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
                     brightness the render's own lights, ambient and albedo give at 9 reference normals (in the
                     image's per-image scale): is shape from shading under rig light learnable here when the light is
                     known? (no augmentation; curves without refinement)
+    oracle-rig      the same with less: 4 constant channels, one-hot, saying which of the renderer's four rigs lit
+                    the image (not its jitter, powers, ambient or albedo): is the rig enough? (lighting="rig" only)
+    estimated-light the oracle-light network (<out>/oracle-light/model.weights.h5) fine-tuned with the 9 channels
+                    estimated from the whole image by tools/light_estimator.py (--estimator) instead of the truth
 Each epoch appends a row to <out>/<variant>/curve.csv: epoch, seconds, training loss, validation depth MAE (mm),
 mean angle (deg), the flat plane's, and their ratios. Choices are read on this validation split only.
 
@@ -25,15 +29,21 @@ import os
 import sys
 import time
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = {
     "curriculum": dict(init="calibrated", intensity="image"),
     "scratch": dict(init=None, intensity="image"),
     "patch-intensity": dict(init="calibrated", intensity="patch"),
     "context": dict(init=None, intensity="image", context=True),
-    "oracle-light": dict(init=None, intensity="image", oracle=True),
+    "oracle-light": dict(init=None, intensity="image", oracle="light"),
+    "oracle-rig": dict(init=None, intensity="image", oracle="rig"),
+    "estimated-light": dict(init="oracle-light", intensity="image", oracle="estimated"),
 }
+ESTIMATOR = {}  # "net": the light estimator of tools/light_estimator.py, for the estimated-light variant
 
 # oracle-light: the straight-on normal and 8 normals 45 degrees from it (towards the camera: n_z < 0)
 REFERENCE_NORMALS = [(0.0, 0.0, -1.0)] + [
@@ -70,20 +80,39 @@ def oracle_brightness(sample):
     return 255.0 * p["albedo"] * radiance
 
 
-def oracle_inputs(image, brightness, grid):
-    """(H, W, 3) uint8 image and its (9,) oracle brightness -> (N, P, P, 12): the patches of the image scaled to
-    a maximum of 255 and the oracle brightness in the same scale, as constant channels."""
+def oracle_rig(sample):
+    """(4,) one-hot on the 0-255 scale: which rig lit a `lighting="rig"` render (the rigs have 1-4 lights)."""
+    import numpy as np
+
+    return 255.0 * np.eye(4)[sample.params["n_lights"] - 1]
+
+
+def oracle_constants(sample, kind):
+    """The oracle's constant channels of a sample ("light": oracle_brightness; "rig": oracle_rig; "estimated": the
+    light estimator's guess of oracle_brightness from the image alone) and whether they follow the image's
+    per-image scale."""
+    if kind == "estimated":
+        from light_estimator import thumbnail
+
+        guess = ESTIMATOR["net"].predict_on_batch(thumbnail(sample.image)[None])
+        return np.asarray(guess)[0] * float(sample.image.max()), True
+    return (oracle_brightness(sample), True) if kind == "light" else (oracle_rig(sample), False)
+
+
+def oracle_inputs(image, brightness, grid, scaled=True):
+    """(H, W, 3) uint8 image and its (K,) oracle values -> (N, P, P, 3 + K): the patches of the image scaled to
+    a maximum of 255 and the oracle values as constant channels (in the same scale when `scaled`)."""
     import numpy as np
 
     from keras_patchnet.data import cut_patches
 
     scale = 255.0 / max(float(image.max()), 1e-6)
     patches = cut_patches(image.astype("float32") * scale, grid)
-    const = np.broadcast_to(np.float32(brightness * scale), patches.shape[:3] + (len(brightness),))
+    const = np.broadcast_to(np.float32(brightness * (scale if scaled else 1.0)), patches.shape[:3] + (len(brightness),))
     return np.concatenate([patches, const], -1)
 
 
-def oracle_data(steps, batch_size, size, lighting, grid):
+def oracle_data(steps, batch_size, size, lighting, grid, kind="light"):
     """A PyDataset of fresh renders each epoch: (patches with oracle channels, {"depth", "normals"} patches)."""
     import keras
     import numpy as np
@@ -100,7 +129,8 @@ def oracle_data(steps, batch_size, size, lighting, grid):
             xs, depths, normals = [], [], []
             for k in range(batch_size):
                 s = render(1_000_000 + (self.epoch * steps + i) * batch_size + k, size, size, lighting=lighting)
-                xs.append(oracle_inputs(s.image, oracle_brightness(s), grid))
+                values, scaled = oracle_constants(s, kind)
+                xs.append(oracle_inputs(s.image, values, grid, scaled))
                 depth = np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None].astype("float32")
                 depths.append(cut_patches(depth, grid))
                 normals.append(cut_patches(s.normals, grid))
@@ -112,7 +142,7 @@ def oracle_data(steps, batch_size, size, lighting, grid):
     return Data()
 
 
-def predict_oracle(net, samples, grid, batch=8, brightness=None):
+def predict_oracle(net, samples, grid, batch=8, brightness=None, kind="light"):
     """Stitched maps (no refinement) of the oracle-light network on rendered samples, with their true light or with
     `brightness` ((B, 9) values on the 0-255 scale of each raw image, e.g. an estimate)."""
     import numpy as np
@@ -125,8 +155,10 @@ def predict_oracle(net, samples, grid, batch=8, brightness=None):
     depth, normals = [], []
     for i in range(0, len(samples), batch):
         part = samples[i : i + batch]
-        light = [oracle_brightness(s) for s in part] if brightness is None else brightness[i : i + batch]
-        out = net.predict_on_batch(np.concatenate([oracle_inputs(s.image, b, grid) for s, b in zip(part, light)]))
+        scaled = kind == "light"
+        light = [oracle_constants(s, kind)[0] for s in part] if brightness is None else brightness[i : i + batch]
+        x = np.concatenate([oracle_inputs(s.image, b, grid, scaled) for s, b in zip(part, light)])
+        out = net.predict_on_batch(x)
         depth.append(np.asarray(depth_stitch(out["depth"], output_size=size)))
         normals.append(np.asarray(normal_stitch(out["normals"], output_size=size)))
     return np.concatenate(depth), np.concatenate(normals)
@@ -257,6 +289,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val-images", type=int, default=32)
+    p.add_argument("--estimator", default="runs/study/light-estimator-2/estimator.weights.h5")
     args = p.parse_args(argv)
 
     import keras
@@ -280,12 +313,21 @@ def main(argv=None):
         from keras_patchnet.ops.grid import patch_grid
 
         pgrid = patch_grid(args.size, args.size, 64, 1)
-        net = context_network(64, 8, channels=3 + len(REFERENCE_NORMALS))
-        data = oracle_data(args.steps, args.batch_size, args.size, args.lighting, pgrid)
+        kind = spec["oracle"]
+        if kind == "rig" and args.lighting != "rig":
+            raise ValueError(f"The oracle-rig variant needs --lighting rig. Received: --lighting {args.lighting}")
+        net = context_network(64, 8, channels=3 + (4 if kind == "rig" else len(REFERENCE_NORMALS)))
+        if kind == "estimated":
+            from light_estimator import estimator
+
+            ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS))
+            ESTIMATOR["net"].load_weights(args.estimator)
+            net.load_weights(os.path.join(args.out, spec["init"], "model.weights.h5"))
+        data = oracle_data(args.steps, args.batch_size, args.size, args.lighting, pgrid, kind)
         samples = [
             render(s, args.size, args.size, lighting=args.lighting) for s in range(VAL_SEED, VAL_SEED + args.val_images)
         ]
-        predict = lambda x: predict_oracle(net, samples, pgrid)  # noqa: E731
+        predict = lambda x: predict_oracle(net, samples, pgrid, kind=kind)  # noqa: E731
     elif spec.get("context"):
         from keras_patchnet.ops.grid import patch_grid
 

@@ -1,0 +1,138 @@
+"""Issue #13, after the oracle-rig run of `tools/lighting_study.py`: tell from the whole image which of the renderer's
+four rigs lit it, and feed the guess to the oracle-rig patch network.
+
+    python tools/rig_classifier.py --study runs/study --minutes 25 --train-images 30000
+
+1. The CNN of `tools/light_estimator.py` (the whole image scaled to a maximum of 255, shrunk to 64 x 64; with batch
+   normalisation, without which it did not learn at all) with a 4-way softmax, cross-entropy, Adam 1e-3, on fresh
+   `lighting="rig"` training renders (never VAL_SEED); the epoch kept is the one with the best accuracy on
+   `--classifier-val-images` VAL_SEED renders. No flips: a mirrored rig is not one of the four.
+2. The oracle-rig network (<study>/oracle-rig/model.weights.h5) predicts with the guessed rig (one-hot, argmax) on
+   the study's validation renders, next to the true rig and the most frequent training rig.
+Writes <study>/rig-classifier/result.json (accuracy, its confusion matrix, the ratios to the flat plane) and the
+classifier's weights and curve.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def dataset(seeds, size, keep=True):
+    import numpy as np
+    from light_estimator import thumbnail
+
+    from keras_patchnet.data import render
+
+    samples, x, y = [], [], []
+    for seed in seeds:
+        s = render(int(seed), size, size, lighting="rig")
+        x.append(thumbnail(s.image).astype("float16"))
+        y.append(s.params["n_lights"] - 1)  # the rigs have 1, 2, 3 and 4 lights
+        if keep:
+            samples.append(s)
+    return samples, np.stack(x).astype("float32"), np.asarray(y, "int32")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--study", default="runs/study")
+    p.add_argument("--minutes", type=float, default=25)
+    p.add_argument("--train-images", type=int, default=30000)
+    p.add_argument("--size", type=int, default=112)
+    p.add_argument("--val-images", type=int, default=32, help="validation renders for the patch network's ratios")
+    p.add_argument("--classifier-val-images", type=int, default=512)
+    p.add_argument("--reuse", action="store_true", help="load the classifier saved by an earlier run, train nothing")
+    args = p.parse_args(argv)
+
+    import keras
+    import numpy as np
+    from light_estimator import estimator
+    from lighting_study import context_network, predict_oracle
+
+    from keras_patchnet.evaluation import flat_plane
+    from keras_patchnet.metrics import evaluate_maps
+    from keras_patchnet.ops.grid import patch_grid
+    from keras_patchnet.training import VAL_SEED
+
+    out = os.path.join(args.study, "rig-classifier")
+    os.makedirs(out, exist_ok=True)
+    keras.utils.set_random_seed(0)
+    start = time.time()
+    if not args.reuse:
+        _, x_train, y_train = dataset(range(3_000_000, 3_000_000 + args.train_images), args.size, keep=False)
+    n_val = max(args.val_images, args.classifier_val_images)
+    val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size)
+    render_s = time.time() - start
+    head = estimator(4, batch_norm=True)
+    net = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]))
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - start > args.minutes * 60:
+                self.model.stop_training = True
+
+    path = os.path.join(out, "classifier.weights.h5")
+    best = keras.callbacks.ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True, save_weights_only=True)
+    log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
+    x_cls, y_cls = x_val[: args.classifier_val_images], y_val[: args.classifier_val_images]
+    if args.reuse:
+        earlier = json.load(open(os.path.join(out, "result.json")))
+        epochs, train_s, frequent = earlier["epochs"], earlier["train_seconds"], earlier["most_frequent_rig"]
+    else:
+        fit = net.fit(
+            x_train,
+            y_train,
+            batch_size=32,
+            epochs=1000,
+            validation_data=(x_cls, y_cls),
+            callbacks=[Stop(), best, log],
+            verbose=2,
+        )
+        epochs, train_s = len(fit.history["loss"]), round(time.time() - start - render_s)
+        frequent = int(np.bincount(y_train).argmax())
+    net.load_weights(path)
+    guess = np.argmax(np.asarray(net.predict(x_cls, verbose=0)), -1)
+    confusion = np.zeros((4, 4), int)
+    np.add.at(confusion, (y_cls, guess), 1)
+
+    val = val[: args.val_images]
+    grid = patch_grid(args.size, args.size, 64, 1)
+    patch_net = context_network(64, 8, channels=3 + 4)
+    patch_net.load_weights(os.path.join(args.study, "oracle-rig", "model.weights.h5"))
+    truth_d = np.stack([s.depth for s in val])[..., None]
+    truth_n = np.stack([s.normals for s in val])
+    flat_d, flat_n = flat_plane(truth_d, truth_n)
+    flat = evaluate_maps(truth_d, flat_d, truth_n, flat_n)["mean"]
+
+    def ratios(labels):
+        depth, normals = predict_oracle(patch_net, val, grid, brightness=255.0 * np.eye(4)[labels], kind="rig")
+        got = evaluate_maps(truth_d, depth, truth_n, normals)["mean"]
+        return {k: round(got[k] / flat[k], 3) for k in ("depth_mae_mm", "mean_angle_deg")}
+
+    result = {
+        "command": "python tools/rig_classifier.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "train_images": args.train_images,
+        "train_seconds": train_s,
+        "epochs": epochs,
+        "most_frequent_rig": frequent,
+        "val_accuracy": round(float(np.mean(guess == y_cls)), 4),
+        "most_frequent_share": round(float(np.mean(y_cls == frequent)), 4),
+        "confusion_rows_true_cols_guess_rigs_by_light_count": confusion.tolist(),
+        "ratio_true_rig": ratios(y_val[: args.val_images]),
+        "ratio_guessed_rig": ratios(guess[: args.val_images]),
+        "ratio_most_frequent_rig": ratios(np.full(args.val_images, frequent)),
+    }
+    print(json.dumps(result, indent=1))
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
