@@ -41,7 +41,7 @@ def targets(sample):
     return oracle_brightness(sample) * (1.0 / max(float(sample.image.max()), 1e-6))
 
 
-def estimator(outputs=9, batch_norm=False):
+def estimator(outputs=9, batch_norm=False, name="light_estimator"):
     """The whole-image CNN; `batch_norm`: each convolution followed by batch normalisation (without it, the rig
     classifier's loss stayed at ln 4 for 4 epochs: no learning at all)."""
     import keras
@@ -55,11 +55,31 @@ def estimator(outputs=9, batch_norm=False):
             x = layers.ReLU()(layers.BatchNormalization()(x) if batch_norm else x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(128, activation="relu")(x)
-    return keras.Model(inputs, layers.Dense(outputs)(x), name="light_estimator")
+    return keras.Model(inputs, layers.Dense(outputs)(x), name=name)
 
 
 # REFERENCE_NORMALS mirrored left-right (x -> -x): the straight-on normal and the ring's 90 and 270 degrees stay
 MIRROR = [0, 5, 4, 3, 2, 1, 8, 7, 6]
+
+
+def fit_on_budget(net, train, validation, out, monitor, minutes, start):
+    """Fits `net` on (x, y) `train` until `minutes` past `start` (checked after each epoch), keeping the weights of
+    the epoch best on `validation` by `monitor` in <out>/<net.name>.weights.h5 (reloaded at the end), the curve in
+    <out>/curve.csv. Returns the number of epochs."""
+    import keras
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if time.time() - start > minutes * 60:
+                self.model.stop_training = True
+
+    path = os.path.join(out, f"{net.name}.weights.h5")
+    best = keras.callbacks.ModelCheckpoint(path, monitor=monitor, save_best_only=True, save_weights_only=True)
+    log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
+    callbacks = [Stop(), best, log]
+    fit = net.fit(*train, batch_size=32, epochs=1000, validation_data=validation, callbacks=callbacks, verbose=2)
+    net.load_weights(path)
+    return len(fit.history["loss"])
 
 
 def dataset(seeds, size, lighting, keep=True, flip=False):
@@ -115,35 +135,16 @@ def main(argv=None):
     val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size, args.lighting)
     x_est, y_est = x_val[: args.estimator_val_images], y_val[: args.estimator_val_images]
     render_s = time.time() - start
-    net = estimator(len(REFERENCE_NORMALS))
+    net = estimator(len(REFERENCE_NORMALS), name="estimator")
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", metrics=["mae"])
 
-    class Stop(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if time.time() - start > args.minutes * 60:
-                self.model.stop_training = True
-
-    path = os.path.join(out, "estimator.weights.h5")
     if args.reuse:
-        net.load_weights(path)
+        net.load_weights(os.path.join(out, "estimator.weights.h5"))
         earlier = json.load(open(os.path.join(out, "result.json")))
         epochs, train_s = earlier["epochs"], earlier["train_seconds"]
     else:
-        best = keras.callbacks.ModelCheckpoint(
-            path, monitor="val_mae", save_best_only=True, save_weights_only=True
-        )  # the epoch kept is chosen on the validation renders
-        log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
-        fit = net.fit(
-            x_train,
-            y_train,
-            batch_size=32,
-            epochs=1000,
-            validation_data=(x_est, y_est),
-            callbacks=[Stop(), best, log],
-            verbose=2,
-        )
-        epochs, train_s = len(fit.history["loss"]), round(time.time() - start - render_s)
-        net.load_weights(path)
+        epochs = fit_on_budget(net, (x_train, y_train), (x_est, y_est), out, "val_mae", args.minutes, start)
+        train_s = round(time.time() - start - render_s)
     spread = float(np.mean(np.abs(y_est - y_train.mean(0))))  # the error of always guessing the training mean
     estimator_mae = float(np.mean(np.abs(np.asarray(net.predict(x_est, verbose=0)) - y_est)))
     val, x_val, y_val = val[: args.val_images], x_val[: args.val_images], y_val[: args.val_images]

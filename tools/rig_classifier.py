@@ -52,7 +52,7 @@ def main(argv=None):
 
     import keras
     import numpy as np
-    from light_estimator import estimator
+    from light_estimator import estimator, fit_on_budget
     from lighting_study import context_network, predict_oracle
 
     from keras_patchnet.evaluation import flat_plane
@@ -70,34 +70,17 @@ def main(argv=None):
     val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size)
     render_s = time.time() - start
     head = estimator(4, batch_norm=True)
-    net = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]))
+    net = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
-    class Stop(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if time.time() - start > args.minutes * 60:
-                self.model.stop_training = True
-
-    path = os.path.join(out, "classifier.weights.h5")
-    best = keras.callbacks.ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True, save_weights_only=True)
-    log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
     x_cls, y_cls = x_val[: args.classifier_val_images], y_val[: args.classifier_val_images]
     if args.reuse:
+        net.load_weights(os.path.join(out, "classifier.weights.h5"))
         earlier = json.load(open(os.path.join(out, "result.json")))
         epochs, train_s, frequent = earlier["epochs"], earlier["train_seconds"], earlier["most_frequent_rig"]
     else:
-        fit = net.fit(
-            x_train,
-            y_train,
-            batch_size=32,
-            epochs=1000,
-            validation_data=(x_cls, y_cls),
-            callbacks=[Stop(), best, log],
-            verbose=2,
-        )
-        epochs, train_s = len(fit.history["loss"]), round(time.time() - start - render_s)
-        frequent = int(np.bincount(y_train).argmax())
-    net.load_weights(path)
+        epochs = fit_on_budget(net, (x_train, y_train), (x_cls, y_cls), out, "val_accuracy", args.minutes, start)
+        train_s, frequent = round(time.time() - start - render_s), int(np.bincount(y_train).argmax())
     guess = np.argmax(np.asarray(net.predict(x_cls, verbose=0)), -1)
     confusion = np.zeros((4, 4), int)
     np.add.at(confusion, (y_cls, guess), 1)
