@@ -144,7 +144,7 @@ def axis_bounds(origins, patch_size, length):
 def block_corners(grid, corners):
     """Maps corner indices into a full (Hp + 1, Wp + 1) summed-area table (as `pair_rectangles` gives them) to
     the same corners in the table of the blocks between the `axis_bounds` of both axes, of shape
-    (len(bounds_y), len(bounds_x)), flattened row-major (see `ops.patches.block_table`)."""
+    (len(bounds_y), len(bounds_x)), flattened row-major (see `ops.sparse_solve.block_table`)."""
     by = np.asarray(axis_bounds(grid.origins_y, grid.patch_size, grid.padded_height))
     bx = np.asarray(axis_bounds(grid.origins_x, grid.patch_size, grid.padded_width))
     stride = grid.padded_width + 1

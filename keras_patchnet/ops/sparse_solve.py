@@ -51,7 +51,7 @@ def stencil(grid):
 
 def block_table(weights, grid):
     """The summed-area table of the (B, Hp, Wp, 1) `weights` at the grid's block bounds only
-    (`grid.axis_bounds` of each axis): (B, len(bounds_y) * len(bounds_x)), flattened row-major, with entry
+    (`ops.grid.axis_bounds` of each axis): (B, len(bounds_y) * len(bounds_x)), flattened row-major, with entry
     (i, j) the sum over rows [0, bounds_y[i]) and columns [0, bounds_x[j]). Every overlap rectangle of two patches
     has its corners there, and the table costs one pass over the pixels (sums of static slices), where a full
     table needs two cumulative sums over the map, whose cost per pixel grows with its size on XLA's CPU backend."""
