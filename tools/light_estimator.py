@@ -112,6 +112,7 @@ def main(argv=None):
     p.add_argument("--val-images", type=int, default=32, help="validation renders for the patch network's ratios")
     p.add_argument("--estimator-val-images", type=int, default=32, help="validation renders for the estimator")
     p.add_argument("--flip", action="store_true", help="also train on every render mirrored, its light mirrored")
+    p.add_argument("--batch-norm", action="store_true", help="batch normalisation after each convolution")
     p.add_argument("--name", default="light-estimator", help="the run's folder under --study")
     p.add_argument("--reuse", action="store_true", help="load the estimator saved by an earlier run, train nothing")
     args = p.parse_args(argv)
@@ -135,7 +136,7 @@ def main(argv=None):
     val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size, args.lighting)
     x_est, y_est = x_val[: args.estimator_val_images], y_val[: args.estimator_val_images]
     render_s = time.time() - start
-    net = estimator(len(REFERENCE_NORMALS), name="estimator")
+    net = estimator(len(REFERENCE_NORMALS), batch_norm=args.batch_norm, name="estimator")
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", metrics=["mae"])
 
     if args.reuse:
@@ -171,6 +172,7 @@ def main(argv=None):
         "train_seconds": train_s,
         "epochs": epochs,
         "flip": args.flip,
+        "batch_norm": args.batch_norm,
         "estimator_val_images": args.estimator_val_images,
         "estimator_val_mae": round(estimator_mae, 4),
         "mean_guess_val_mae": round(spread, 4),

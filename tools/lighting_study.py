@@ -290,6 +290,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val-images", type=int, default=32)
     p.add_argument("--estimator", default="runs/study/light-estimator-2/estimator.weights.h5")
+    p.add_argument("--name", help="the run's folder under --out (default: the variant's name)")
     args = p.parse_args(argv)
 
     import keras
@@ -300,7 +301,7 @@ def main(argv=None):
     from keras_patchnet.training import VAL_SEED, validation_curve
 
     spec = VARIANTS[args.variant]
-    out = os.path.join(args.out, args.variant)
+    out = os.path.join(args.out, args.name or args.variant)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(0)
     from keras_patchnet import hub
@@ -318,9 +319,13 @@ def main(argv=None):
             raise ValueError(f"The oracle-rig variant needs --lighting rig. Received: --lighting {args.lighting}")
         net = context_network(64, 8, channels=3 + (4 if kind == "rig" else len(REFERENCE_NORMALS)))
         if kind == "estimated":
+            import json
+
             from light_estimator import estimator
 
-            ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS))
+            saved = os.path.join(os.path.dirname(args.estimator), "result.json")
+            batch_norm = os.path.exists(saved) and json.load(open(saved)).get("batch_norm", False)
+            ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS), batch_norm=batch_norm)
             ESTIMATOR["net"].load_weights(args.estimator)
             net.load_weights(os.path.join(args.out, spec["init"], "model.weights.h5"))
         data = oracle_data(args.steps, args.batch_size, args.size, args.lighting, pgrid, kind)
