@@ -141,8 +141,10 @@ def main(argv=None):
 
     if args.reuse:
         net.load_weights(os.path.join(out, "estimator.weights.h5"))
-        earlier = json.load(open(os.path.join(out, "result.json")))
-        epochs, train_s = earlier["epochs"], earlier["train_seconds"]
+        saved = os.path.join(out, "result.json")  # missing when the training run stopped before its evaluation
+        earlier = json.load(open(saved)) if os.path.exists(saved) else {}
+        epochs = earlier.get("epochs") or len(open(os.path.join(out, "curve.csv")).read().splitlines()) - 1
+        train_s = earlier.get("train_seconds")
     else:
         epochs = fit_on_budget(net, (x_train, y_train), (x_est, y_est), out, "val_mae", args.minutes, start)
         train_s = round(time.time() - start - render_s)
