@@ -2,7 +2,7 @@
 generalisation tables, all made from a preset's `metadata.json` (plain Python: no Keras, no Hub client)."""
 
 
-def input_contract(intensity, trained_on=None, working_width=None):
+def input_contract(intensity, trained_on=None, working_width=None, working_interpolation="bilinear"):
     """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
     mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
     text = (
@@ -22,8 +22,13 @@ def input_contract(intensity, trained_on=None, working_width=None):
     if trained_on:
         text += f" Trained on {trained_on}; other lights are outside what it was trained for."
     if working_width:
+        how = (
+            "by nearest-pixel sampling, which keeps the pixel noise and sharpness of a native render"
+            if working_interpolation == "nearest"
+            else "bilinear, antialiased"
+        )
         text += (
-            f" Images are resized to a width of {working_width} pixels (the training scale; the maps come "
+            f" Images are resized to a width of {working_width} pixels ({how}; the training scale; the maps come "
             f"back at the input's size), so image size does not change the answer for a surface that fills "
             f"the frame as in training; pass working_width=None to run at native resolution."
         )

@@ -199,6 +199,8 @@ def model_config(model):
         config["intensity"] = model.intensity
     if getattr(model, "working_width", None):
         config["working_width"] = model.working_width
+        if getattr(model, "working_interpolation", "bilinear") != "bilinear":
+            config["working_interpolation"] = model.working_interpolation
     return config
 
 

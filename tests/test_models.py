@@ -372,6 +372,31 @@ def test_working_width_runs_the_network_at_its_scale_and_returns_maps_at_the_inp
         models.unet(patch_size=32, width=2, working_width=0)
 
 
+def test_working_interpolation_nearest_samples_the_input_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = models.unet(patch_size=32, width=2, min_overlap=8, working_width=40, working_interpolation="nearest")
+    x = np.random.default_rng(2).uniform(0, 255, (1, 60, 80, 3)).astype("float32")
+    out = model.predict_on_batch(x)
+    # the same as running the network on the pixels under the working pixels' centres (rows 1, 3, ...)
+    native = models.PatchNet.from_config({**model.get_config(), "working_width": None})
+    native.set_weights(model.get_weights())
+    rows, cols = np.floor((np.arange(30) + 0.5) * 2).astype(int), np.floor((np.arange(40) + 0.5) * 2).astype(int)
+    ref = native.predict_on_batch(x[:, rows][:, :, cols])
+    back = to_numpy(keras.ops.image.resize(ref["depth"], (60, 80), interpolation="bilinear"))
+    np.testing.assert_allclose(out["depth"], back, atol=1e-4)
+    assert hub.model_config(model)["working_interpolation"] == "nearest"
+    assert "working_interpolation" not in hub.model_config(models.unet(patch_size=32, width=2, working_width=40))
+    clone = models.PatchNet.from_config(model.get_config())
+    assert clone.working_interpolation == "nearest"
+    path = str(tmp_path / "nearest.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.working_interpolation == "nearest"
+    np.testing.assert_allclose(to_numpy(loaded(x)["depth"]), to_numpy(model(x)["depth"]), atol=1e-5)
+    with pytest.raises(ValueError, match="`working_interpolation` must be one of"):
+        models.unet(patch_size=32, width=2, working_width=40, working_interpolation="area")
+
+
 def test_shipped_presets_work_at_their_training_width():
     from keras_patchnet import presets
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_patchnet import models
-from tests.helpers import to_numpy
+from tests.helpers import check_gradient, to_numpy
 
 
 def pair(intensity="patch", **kwargs):
@@ -79,6 +79,42 @@ def test_resize_equals_keras_antialiased_bilinear(size, new):
     x = np.random.default_rng(0).uniform(0, 255, (1, *size, 3)).astype("float32")
     expected = to_numpy(keras.ops.image.resize(x, new, interpolation="bilinear", antialias=True))
     np.testing.assert_allclose(to_numpy(resize(keras.ops.convert_to_tensor(x), new)), expected, atol=2e-3)  # of 255
+
+
+@pytest.mark.parametrize("size, new", [((224, 224), (112, 112)), ((480, 640), (84, 112)), ((50, 60), (93, 112))])
+def test_nearest_resize_takes_the_pixel_under_each_centre(size, new):
+    from PIL import Image
+
+    from keras_patchnet.ops.resize import resize
+
+    x = np.random.default_rng(0).integers(0, 256, (*size, 3)).astype("uint8")
+    got = to_numpy(resize(keras.ops.convert_to_tensor(x[None].astype("float32")), new, "nearest"))[0]
+    # closed form: the input pixel under each output pixel's centre (2i + 1) / 2 * in / out, in integers
+    rows, cols = ((2 * np.arange(n) + 1) * m // (2 * n) for n, m in zip(new, size))
+    np.testing.assert_array_equal(got, x[rows][:, cols].astype("float32"))
+    # PIL's NEAREST (Pillow, computed here) agrees but where a centre lies exactly on a pixel boundary, which its
+    # floating point rounds either way (every centre at 224 -> 112; 12 rows and 16 columns at 480x640 -> 84x112)
+    pil = np.asarray(Image.fromarray(x).resize(new[::-1], Image.NEAREST), "float32")
+    ties = [(2 * np.arange(n) + 1) * m % (2 * n) == 0 for n, m in zip(new, size)]
+    clean = ~(ties[0][:, None] | ties[1][None, :])
+    np.testing.assert_array_equal(got[clean], pil[clean])
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_resize_gradient(interpolation):
+    from keras_patchnet.ops.resize import resize
+
+    x = np.random.default_rng(3).normal(size=(1, 9, 7, 2))
+    w = keras.ops.convert_to_tensor(np.random.default_rng(4).normal(size=(1, 4, 5, 2)))
+    fn = lambda v: keras.ops.sum(resize(v, (4, 5), interpolation) * keras.ops.cast(w, v.dtype))  # noqa: E731
+    assert check_gradient(fn, x) < 1e-6
+
+
+def test_resize_refuses_an_unknown_interpolation_by_name():
+    from keras_patchnet.ops.resize import resize
+
+    with pytest.raises(ValueError, match="`interpolation` must be one of"):
+        resize(keras.ops.zeros((1, 8, 8, 1)), (4, 4), "bicubic")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,10 @@ a model that resizes inside (a preset's `working_width`) then failed under `jit_
 same resampling, a triangle (bilinear) kernel widened by the scale factor when shrinking, with half-pixel centres
 and samples outside the image dropped, is a fixed (out, in) matrix per axis: `resize` applies one to the rows and
 one to the columns. It equals Keras' antialiased bilinear resize on TensorFlow, JAX and torch to float32 rounding
-when shrinking, and plain bilinear (edge-clamped) when enlarging.
+when shrinking, and plain bilinear (edge-clamped) when enlarging. `interpolation="nearest"` takes, for each output
+pixel, the input pixel under its centre (index floor((2i + 1) in / (2 out)), in integers; PIL's NEAREST agrees
+but where a centre falls exactly on a pixel boundary, which its floating point rounds either way): no averaging,
+so pixel noise and sharpness survive a shrink as they are.
 """
 
 import functools
@@ -13,10 +16,16 @@ import functools
 import numpy as np
 from keras import ops
 
+INTERPOLATIONS = ("bilinear", "nearest")
+
 
 @functools.lru_cache(maxsize=64)
-def resize_matrix(out_len, in_len):
-    """(out_len, in_len) float32 weights of the antialiased bilinear resampling of one axis (rows sum to 1)."""
+def resize_matrix(out_len, in_len, interpolation="bilinear"):
+    """(out_len, in_len) float32 weights of the resampling of one axis (rows sum to 1): antialiased bilinear, or
+    `interpolation="nearest"` (one 1 a row, at the input pixel under the output pixel's centre)."""
+    if interpolation == "nearest":
+        source = np.minimum((2 * np.arange(out_len) + 1) * in_len // (2 * out_len), in_len - 1)
+        return np.eye(in_len, dtype="float32")[source]
     scale = out_len / in_len
     width = max(1.0 / scale, 1.0)  # the kernel widens by the shrink factor (antialiasing)
     centres = (np.arange(out_len) + 0.5) / scale - 0.5
@@ -24,8 +33,11 @@ def resize_matrix(out_len, in_len):
     return (weights / weights.sum(axis=1, keepdims=True)).astype("float32")
 
 
-def resize(x, size):
-    """(B, H, W, C) -> (B, h, w, C) for size (h, w), antialiased when shrinking."""
+def resize(x, size, interpolation="bilinear"):
+    """(B, H, W, C) -> (B, h, w, C) for size (h, w): `interpolation` "bilinear" (antialiased when shrinking) or
+    "nearest"."""
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"`interpolation` must be one of {INTERPOLATIONS}. Received: interpolation={interpolation!r}")
     ok = isinstance(size, (tuple, list)) and len(size) == 2
     if not ok or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in size):
         raise ValueError(f"`size` must be a pair of positive ints (height, width). Received: size={size!r}")
@@ -34,7 +46,7 @@ def resize(x, size):
     (h, w), (H, W) = size, x.shape[1:3]
     dtype = ops.dtype(x)
     if h != H:
-        x = ops.einsum("hH,bHWc->bhWc", ops.convert_to_tensor(resize_matrix(h, H), dtype=dtype), x)
+        x = ops.einsum("hH,bHWc->bhWc", ops.convert_to_tensor(resize_matrix(h, H, interpolation), dtype=dtype), x)
     if w != W:
-        x = ops.einsum("wW,bhWc->bhwc", ops.convert_to_tensor(resize_matrix(w, W), dtype=dtype), x)
+        x = ops.einsum("wW,bhWc->bhwc", ops.convert_to_tensor(resize_matrix(w, W, interpolation), dtype=dtype), x)
     return x
