@@ -4,8 +4,7 @@
 
 Runs the two stitches and the two refinements as one Keras functional model through `predict_on_batch`, compiled
 with XLA (`jit_compile=True`, what Keras' "auto" picks on TensorFlow and JAX) and without it (TF graph / torch
-eager), and prints milliseconds per image, best of `--repeats` after a warm-up; the repeats go round-robin over
-every size and mode, so a slow spell of a shared machine slows them alike. Inputs come from host memory each
+eager), and prints milliseconds per image, best of `--repeats` after a warm-up. Inputs come from host memory each
 call, as in `predict`. Nanoseconds per image pixel and per patch pixel: with P = 128 and a 64-pixel overlap the
 patches cover each pixel 3.06 times at 512² but 3.88 times at 4096² (7 vs 63 patches a side), so the cost per image
 pixel rises 1.27x with the size even where the cost per patch pixel (the work handed in) stays flat.
@@ -35,6 +34,16 @@ def build(size, patch_size=128, min_overlap=64):
     return keras.Model([depth, normals, fg], [d, n]), grid.num_patches
 
 
+def timeit(fn, repeats):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512, 1024, 2048])
@@ -42,42 +51,31 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="also write the rows to this JSON file (benchmarks/readme_tables.py)")
     args = parser.parse_args()
+    rows = []
     rng = np.random.default_rng(0)
     print(f"backend={keras.backend.backend()}")
     xla = keras.backend.backend() in ("tensorflow", "jax")
-    cases = []  # (size, batch, patches, jit, compiled model, inputs)
-    for size in args.sizes:
-        batch = max(1, min(args.batch, args.batch * 224 * 224 // (size * size)))
-        inputs = None
-        for jit in (True, False) if xla else (False,):  # torch.compile costs ~1 min per model here: not measured
-            model, n = build(size)
-            model.compile(jit_compile=jit)
-            if inputs is None:
-                inputs = [
-                    rng.normal(size=(batch * n, 128, 128, 1)).astype("float32"),
-                    rng.normal(size=(batch * n, 128, 128, 3)).astype("float32"),
-                    (rng.random((batch, size, size, 1)) > 0.2).astype("float32"),
-                ]
-            model.predict_on_batch(inputs)  # compile, warm up
-            cases.append((size, batch, n, jit, model, inputs))
-    # Round-robin over the cases, best of `repeats` each: a slow spell of a shared machine hits every size alike.
-    best = [float("inf")] * len(cases)
-    for _ in range(args.repeats):
-        for k, (_, batch, _, _, model, inputs) in enumerate(cases):
-            start = time.perf_counter()
-            model.predict_on_batch(inputs)
-            best[k] = min(best[k], (time.perf_counter() - start) / batch)
     header = f"{'size':>6} {'batch':>5} {'patches':>7} {'XLA ms/img':>11} {'no-XLA ms/img':>14} {'best ns/pixel':>14}"
     print(header + f" {'ns/patch px':>12}")
-    rows = []
     for size in args.sizes:
-        times = {jit: t for (s, _, _, jit, _, _), t in zip(cases, best) if s == size}
-        batch, n = next((b, n) for s, b, n, *_ in cases if s == size)
-        xla_s, plain_s = times.get(True, float("nan")), times[False]
-        fastest = np.nanmin([xla_s, plain_s])
-        per_patch_pixel = fastest / (n * 128 * 128) * 1e9
+        batch = max(1, min(args.batch, args.batch * 224 * 224 // (size * size)))
+        model, n = build(size)
+        inputs = [
+            rng.normal(size=(batch * n, 128, 128, 1)).astype("float32"),
+            rng.normal(size=(batch * n, 128, 128, 3)).astype("float32"),
+            (rng.random((batch, size, size, 1)) > 0.2).astype("float32"),
+        ]
+        times = []
+        for jit in (True, False):
+            if jit and not xla:
+                times.append(float("nan"))  # torch.compile costs ~1 min per model here; not measured
+                continue
+            model.compile(jit_compile=jit)
+            times.append(timeit(lambda: model.predict_on_batch(inputs), args.repeats) / batch)
+        best = np.nanmin(times)
+        per_patch_pixel = best / (n * 128 * 128) * 1e9
         print(
-            f"{size:>6} {batch:>5} {n:>7} {xla_s * 1e3:>11.2f} {plain_s * 1e3:>14.2f} {fastest / size**2 * 1e9:>14.1f}"
+            f"{size:>6} {batch:>5} {n:>7} {times[0] * 1e3:>11.2f} {times[1] * 1e3:>14.2f} {best / size**2 * 1e9:>14.1f}"
             f" {per_patch_pixel:>12.1f}"
         )
         rows.append(
@@ -85,9 +83,9 @@ def main():
                 "size": size,
                 "batch": batch,
                 "patches": n,
-                "xla_ms": xla_s * 1e3,
-                "plain_ms": plain_s * 1e3,
-                "ns_per_pixel": fastest / size**2 * 1e9,
+                "xla_ms": times[0] * 1e3,
+                "plain_ms": times[1] * 1e3,
+                "ns_per_pixel": best / size**2 * 1e9,
                 "ns_per_patch_pixel": per_patch_pixel,
             }
         )
