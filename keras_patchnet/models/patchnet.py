@@ -117,12 +117,11 @@ class PatchNet(keras.Model):
             network always sees the surface at the pixel scale it was trained at. Presets trained at one scale
             set it (see their config); pass `working_width=None` to run at native resolution.
         working_interpolation: how images are brought to `working_width`: "bilinear" (default; antialiased when
-            shrinking) or "nearest" (each working pixel is the input pixel under its centre, as PIL's NEAREST).
-            "nearest" keeps a render's pixel noise and sharpness, and a brightness peak of 255 under
-            `intensity="image"`, as in the native renders the presets were trained on; they set it (on validation
-            renders the UNet preset's depth / angle ratio to the flat plane at 448² went from 0.568 / 0.560 with
-            "bilinear" to 0.499 / 0.442, against 0.498 / 0.440 at its native 112²). The foreground mask is resized
-            the same way; the maps always come back bilinear.
+            shrinking) or "nearest" (each working pixel is the input pixel under its centre; see `ops.resize`).
+            "nearest" keeps a render's pixel noise and sharpness, as in the native renders the presets were
+            trained on; they set it (on validation renders the UNet preset's depth / angle ratio to the flat plane
+            at 448² went from 0.568 / 0.560 with "bilinear" to 0.499 / 0.442, against 0.498 / 0.440 at its native
+            112²). The foreground mask is resized the same way; the maps always come back bilinear.
         architecture: what built `patch_model`, recorded in the config: {"arch": name, "width": ...,
             "network_kwargs": {...}} (set by `keras_patchnet.models`; None for a network of your own). Presets
             and `keras_patchnet.hub.model_config` read it; nothing reads layer names.
