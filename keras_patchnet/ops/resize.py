@@ -24,8 +24,9 @@ def resize_matrix(out_len, in_len, interpolation="bilinear"):
     """(out_len, in_len) float32 weights of the resampling of one axis (rows sum to 1): antialiased bilinear, or
     `interpolation="nearest"` (one 1 a row, at the input pixel under the output pixel's centre)."""
     if interpolation == "nearest":
-        source = np.minimum((2 * np.arange(out_len) + 1) * in_len // (2 * out_len), in_len - 1)
-        return np.eye(in_len, dtype="float32")[source]
+        weights = np.zeros((out_len, in_len), "float32")
+        weights[np.arange(out_len), np.minimum((2 * np.arange(out_len) + 1) * in_len // (2 * out_len), in_len - 1)] = 1
+        return weights
     scale = out_len / in_len
     width = max(1.0 / scale, 1.0)  # the kernel widens by the shrink factor (antialiasing)
     centres = (np.arange(out_len) + 0.5) / scale - 0.5
