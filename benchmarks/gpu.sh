@@ -7,13 +7,21 @@
 #
 # A backend that sees no GPU is skipped and named (its CPU figures are in the README already). Each step's output
 # lands in OUT/<step>_<backend>.log and .json.
+#
+# A rehearsal on a machine without a GPU (every backend on its CPU, tiny sizes; checks the script, not the speed):
+#
+#     GPU_SH_REHEARSAL=1 bash benchmarks/gpu.sh out/rehearsal
 set -u
 OUT=${1:-out/gpu}
 mkdir -p "$OUT"
 PY=${PYTHON:-python}
 export TF_CPP_MIN_LOG_LEVEL=2 XLA_PYTHON_CLIENT_PREALLOCATE=false
 start=$(date +%s)
-(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi") > "$OUT/gpu.txt"
+if [ -n "${GPU_SH_REHEARSAL:-}" ]; then
+    echo "a rehearsal on $(nproc) CPU cores, no GPU: tiny sizes, not a measurement" > "$OUT/gpu.txt"
+else
+    (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi") > "$OUT/gpu.txt"
+fi
 echo "GPU: $(cat "$OUT/gpu.txt")"
 
 gpu_seen() {  # does backend $1 see a GPU?
@@ -33,17 +41,21 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
+STITCH_SIZES="224 1024 2048 4096" LARGE_SIZES="224 1024 4096" MODEL_ARGS="--repeats 3"
+if [ -n "${GPU_SH_REHEARSAL:-}" ]; then
+    STITCH_SIZES="224" LARGE_SIZES="224" MODEL_ARGS="--repeats 1 --batch 2 --train-batch 2 --models baseline"
+fi
 backends=()
 for b in tensorflow torch jax; do
-    if gpu_seen "$b"; then backends+=("$b"); else echo "$b: no GPU visible, skipped"; fi
+    if [ -n "${GPU_SH_REHEARSAL:-}" ] || gpu_seen "$b"; then backends+=("$b"); else echo "$b: no GPU visible, skipped"; fi
 done
 for b in "${backends[@]}"; do
     export KERAS_BACKEND=$b
-    timeout 150 "$PY" benchmarks/bench_stitch.py --sizes 224 1024 2048 4096 --repeats 3 --json "$OUT/stitch_$b.json" \
+    timeout 150 "$PY" benchmarks/bench_stitch.py --sizes $STITCH_SIZES --repeats 3 --json "$OUT/stitch_$b.json" \
         > "$OUT/stitch_$b.log" 2>&1 || echo "$b stitch: exit $?"
-    timeout 150 "$PY" benchmarks/bench_models.py --repeats 3 --json "$OUT/models_$b.json" \
+    timeout 150 "$PY" benchmarks/bench_models.py $MODEL_ARGS --json "$OUT/models_$b.json" \
         > "$OUT/models_$b.log" 2>&1 || echo "$b models: exit $?"
-    timeout 120 "$PY" benchmarks/bench_large.py --sizes 224 1024 4096 --json "$OUT/large_$b.json" \
+    timeout 120 "$PY" benchmarks/bench_large.py --sizes $LARGE_SIZES --json "$OUT/large_$b.json" \
         > "$OUT/large_$b.log" 2>&1 || echo "$b large: exit $?"
     echo "$b done at $(( $(date +%s) - start )) s"
 done
