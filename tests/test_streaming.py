@@ -29,7 +29,15 @@ def compare(graph, stream, x):
     expected, got = graph.predict_on_batch(x), stream.predict_on_batch(x)
     for key in ("depth", "normals"):
         assert got[key].shape == expected[key].shape
-        np.testing.assert_allclose(got[key], to_numpy(expected[key]), atol=2e-5, err_msg=key)
+        want = to_numpy(expected[key])
+        if key == "normals":
+            # JAX's CPU convolutions differ by about 1e-8 between a batch of 5 patches and one of all of them (seen
+            # on a CPU without AVX-512), and re-normalising this untrained net's small (|n| ~ 0.05) patch normals and
+            # their average amplifies that: 17 of 37,800 values differed by up to 1e-4. A wrong chunk is off by 0.1+.
+            assert np.mean(np.abs(got[key] - want) > 2e-5) < 1e-3, key
+            np.testing.assert_allclose(got[key], want, atol=5e-4, err_msg=key)
+        else:
+            np.testing.assert_allclose(got[key], want, atol=2e-5, err_msg=key)
 
 
 @pytest.mark.parametrize("with_mask", [False, True])
