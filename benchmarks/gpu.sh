@@ -17,7 +17,10 @@ mkdir -p "$OUT"
 PY=${PYTHON:-python}
 export TF_CPP_MIN_LOG_LEVEL=2 XLA_PYTHON_CLIENT_PREALLOCATE=false
 start=$(date +%s)
-if [ -n "${GPU_SH_REHEARSAL:-}" ]; then
+REHEARSAL=${GPU_SH_REHEARSAL:-}
+STITCH_SIZES="224 1024 2048 4096" LARGE_SIZES="224 1024 4096" MODEL_ARGS="--repeats 3"
+if [ -n "$REHEARSAL" ]; then
+    STITCH_SIZES="224" LARGE_SIZES="224" MODEL_ARGS="--repeats 1 --batch 2 --train-batch 2 --models baseline"
     echo "a rehearsal on $(nproc) CPU cores, no GPU: tiny sizes, not a measurement" > "$OUT/gpu.txt"
 else
     (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi") > "$OUT/gpu.txt"
@@ -41,13 +44,9 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
-STITCH_SIZES="224 1024 2048 4096" LARGE_SIZES="224 1024 4096" MODEL_ARGS="--repeats 3"
-if [ -n "${GPU_SH_REHEARSAL:-}" ]; then
-    STITCH_SIZES="224" LARGE_SIZES="224" MODEL_ARGS="--repeats 1 --batch 2 --train-batch 2 --models baseline"
-fi
 backends=()
 for b in tensorflow torch jax; do
-    if [ -n "${GPU_SH_REHEARSAL:-}" ] || gpu_seen "$b"; then backends+=("$b"); else echo "$b: no GPU visible, skipped"; fi
+    if [ -n "$REHEARSAL" ] || gpu_seen "$b"; then backends+=("$b"); else echo "$b: no GPU visible, skipped"; fi
 done
 for b in "${backends[@]}"; do
     export KERAS_BACKEND=$b

@@ -55,12 +55,9 @@ def overlap_disagreement(patch_normals, stitched, mask, grid):
     """Mean angle (deg) between each patch's normals and the stitched normals, over foreground pixels that two or
     more patches cover."""
     from keras_patchnet.data import cut_patches
+    from keras_patchnet.ops.patches import coverage
 
-    count = cut_patches(np.ones(mask.shape + (1,), "float32"), grid)
-    covered = np.zeros(mask.shape, "float32")
-    P = grid.patch_size
-    for k, (y, x) in enumerate((y, x) for y in grid.origins_y for x in grid.origins_x):
-        covered[y : y + P, x : x + P] += count[k, : min(P, mask.shape[0] - y), : min(P, mask.shape[1] - x), 0]
+    covered = coverage(grid)[: mask.shape[0], : mask.shape[1], 0]
     where = cut_patches(((covered > 1) & mask)[..., None].astype("float32"), grid)[..., 0] > 0
     ref = cut_patches(stitched, grid)
     pn = patch_normals / np.maximum(np.linalg.norm(patch_normals, axis=-1, keepdims=True), 1e-6)
