@@ -1,13 +1,15 @@
 """Cost of stitching depth + normals and refining both, per image, on the active Keras backend.
 
-    KERAS_BACKEND=tensorflow python benchmarks/bench_stitch.py [--sizes 224 512 1024 2048] [--batch 32]
+    KERAS_BACKEND=tensorflow python benchmarks/bench_stitch.py [--sizes 224 512 1024 2048] [--batch 32] [--host-inputs]
 
 Runs the two stitches and the two refinements as one Keras functional model through `predict_on_batch`, compiled
 with XLA (`jit_compile=True`, what Keras' "auto" picks on TensorFlow and JAX) and without it (TF graph / torch
-eager), and prints milliseconds per image, best of `--repeats` after a warm-up. Inputs come from host memory each
-call, as in `predict`. Nanoseconds per image pixel and per patch pixel: with P = 128 and a 64-pixel overlap the
-patches cover each pixel 3.06 times at 512² but 3.88 times at 4096² (7 vs 63 patches a side), so the cost per image
-pixel rises 1.27x with the size even where the cost per patch pixel (the work handed in) stays flat.
+eager), and prints milliseconds per image, best of `--repeats` after a warm-up. The patches and the foreground are
+backend tensors made once, as inside `PatchNet`, where the patches come from the patch network; `--host-inputs`
+passes NumPy arrays instead, so every call also copies them in (at 4096² that copy of 0.8 GB is about half the
+time on TensorFlow's CPU build). Nanoseconds per image pixel and per patch pixel: with P = 128 and a 64-pixel
+overlap the patches cover each pixel 3.06 times at 512² but 3.88 times at 4096² (7 vs 63 patches a side), so the
+cost per image pixel rises 1.27x with the size even where the cost per patch pixel (the work handed in) stays flat.
 """
 
 import argparse
@@ -49,11 +51,12 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512, 1024, 2048])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--host-inputs", action="store_true", help="pass NumPy inputs, copied in every call")
     parser.add_argument("--json", help="also write the rows to this JSON file (benchmarks/readme_tables.py)")
     args = parser.parse_args()
     rows = []
     rng = np.random.default_rng(0)
-    print(f"backend={keras.backend.backend()}")
+    print(f"backend={keras.backend.backend()} inputs={'host' if args.host_inputs else 'resident'}")
     xla = keras.backend.backend() in ("tensorflow", "jax")
     header = f"{'size':>6} {'batch':>5} {'patches':>7} {'XLA ms/img':>11} {'no-XLA ms/img':>14} {'best ns/pixel':>14}"
     print(header + f" {'ns/patch px':>12}")
@@ -65,6 +68,8 @@ def main():
             rng.normal(size=(batch * n, 128, 128, 3)).astype("float32"),
             (rng.random((batch, size, size, 1)) > 0.2).astype("float32"),
         ]
+        if not args.host_inputs:
+            inputs = [keras.ops.convert_to_tensor(x) for x in inputs]
         times = []
         for jit in (True, False):
             if jit and not xla:
@@ -96,7 +101,7 @@ def main():
         import json
 
         with open(args.json, "w") as f:
-            json.dump({"backend": keras.backend.backend(), "rows": rows}, f)
+            json.dump({"backend": keras.backend.backend(), "host_inputs": args.host_inputs, "rows": rows}, f)
 
 
 if __name__ == "__main__":
