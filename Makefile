@@ -8,9 +8,6 @@ BACKENDS ?= tensorflow torch jax
 # time is single-threaded compilation (TensorFlow tracing, XLA for JAX).
 TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL := 2
-# 2 MB pages for malloc's large blocks (glibc >= 2.35; older ones ignore it): the JAX suite ran in 757 s with it and
-# 859 s without, one pair on 2026-12-03 (README, Speed: large memory pages).
-export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: install predict demo test lint bench clean
 
