@@ -181,3 +181,31 @@ def _axis_band(origins, P, length, width):
         # An edge at e separates pixels e - 1 and e; the band covers `width` pixels on each side.
         band |= (pos >= e - width) & (pos < e + width)
     return band
+
+
+@functools.lru_cache(maxsize=256)
+def window_blocks(grid):
+    """Which blocks (between the `axis_bounds`) each window covers, per axis: float32 0/1 arrays of shape
+    (ny, len(bounds_y) - 1) and (nx, len(bounds_x) - 1). Every window is a union of blocks, so its sum over a map is
+    wy @ block_sums @ wx^T, with no cancellation (unlike four corners of a summed-area table)."""
+
+    def axis(origins, length):
+        bounds = axis_bounds(origins, grid.patch_size, length)
+        return np.array(
+            [[o <= a and b <= o + grid.patch_size for a, b in zip(bounds[:-1], bounds[1:])] for o in origins]
+        )
+
+    return (
+        axis(grid.origins_y, grid.padded_height).astype("float32"),
+        axis(grid.origins_x, grid.padded_width).astype("float32"),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def patch_coverage(grid):
+    """The coverage count of `ops.patches.coverage` as each patch sees it, in two separable factors: float32
+    (ny, P) and (nx, P), so that patch (i, j) sees cy[i][:, None] * cx[j][None, :]."""
+    P = grid.patch_size
+    cy = axis_coverage(grid.origins_y, P, grid.padded_height)
+    cx = axis_coverage(grid.origins_x, P, grid.padded_width)
+    return np.stack([cy[o : o + P] for o in grid.origins_y]), np.stack([cx[o : o + P] for o in grid.origins_x])

@@ -10,9 +10,10 @@ overlapping pairs reduce to
 
     L t = b,   L = diag(A 1) - A,   A_kj = sum_{p in k ∩ j} m(p),   b_k = sum_{p in k} m(p) (D(p) - c(p) d_k(p)),
 
-so b needs one fold and one extraction, and A four look-ups per pair in a summed-area table of m. L is singular
-(any constant solves it); the gauge is fixed by a rank-one term s 11^T / N and a small ridge s·ridge·I, so a patch
-that shares no foreground with any other gets t = 0 and no input gives a NaN. One step of iterative refinement
+so b needs one fold, window sums of m D over the grid's blocks and one pass over the patches weighted by m c, and
+A four look-ups per pair in a summed-area table of m. L is singular (any constant solves it); the gauge is fixed by
+a rank-one term s 11^T / N and a small ridge s·ridge·I, so a patch that shares no foreground with any other gets
+t = 0 and no input gives a NaN. One step of iterative refinement
 removes the ridge's bias. The solve runs in float32 (float64 when the input is float64), also under mixed precision.
 """
 
@@ -200,6 +201,16 @@ def _overlap_areas(weights, grid, dtype):
     return ops.reshape(y1x1 - y0x1 - y1x0 + y0x0, (-1, N, N))
 
 
+def window_sums(x, grid):
+    """(B, Hp, Wp, 1) padded map -> (B, N): its sum over every patch window, row-major over the grid. Sums over the
+    grid's blocks (`ops.sparse_solve.block_sums`, one pass over the pixels) added up window by window: no patch
+    layout, and no cancellation as in a summed-area table."""
+    wy, wx = grid_lib.window_blocks(grid)
+    dtype = compute_dtype(x)
+    rows = ops.einsum("yi,bij->byj", _const(wy, dtype), sparse_solve.block_sums(ops.cast(x, dtype), grid))
+    return ops.reshape(ops.einsum("byj,xj->byx", rows, _const(wx, dtype)), (-1, grid.num_patches))
+
+
 SOLVERS = ("auto", "direct", "cg", "sparse")
 # "auto" solves grids of more patches than this with the sparse solver (benchmarks/bench_stitch.py --solvers).
 DENSE_MAX_PATCHES = 256
@@ -252,13 +263,39 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="auto"):
         # foreground the overlap areas stay static, which keeps the solve free of gathers for ONNX export; missing
         # values then count as 0 in it: the result stays finite, the offsets near a missing patch less exact.)
         weights = weights * ops.cast(valid_count >= count, dtype)
-    mc = count if weights is None else weights * count
-    md = summed if weights is None else weights * summed
-    both = extract_patches(ops.concatenate([md, ops.broadcast_to(mc, ops.shape(md))], axis=-1), grid)
-    b = ops.sum(both[..., 0] - both[..., 1] * d[..., 0], axis=(1, 2))
+    # b_k = sum_{p in k} m (D - c r) - sum_{p in k} m c (d_k - r) for any map r(p) (the m c r terms cancel pixel
+    # by pixel): the first is a window sum of an image map, from its sums over the grid's blocks (one pass over the
+    # pixels); the second needs the patches, weighted by m cut into patches and by the coverage count, which each
+    # patch sees as two static separable factors. The two sums no longer cancel pixel by pixel as D - c d_k does,
+    # so r, each row's mean depth on a sparse sample of pixels, keeps both near zero where depths are large.
+    P, ny, nx = grid.patch_size, len(grid.origins_y), len(grid.origins_x)
+    r = ops.stop_gradient(_row_depth(summed, weights, grid, dtype))  # (B, Hp)
+    cy, cx = grid_lib.patch_coverage(grid)
+    r_cut = ops.stack([r[:, o : o + P] for o in grid.origins_y], axis=1)  # (B, ny, P)
+    dc = ops.reshape(d, (-1, ny, nx, P, P)) - ops.reshape(r_cut, (-1, ny, 1, P, 1))
+    dc = dc * _const(cy[None, :, None, :, None], dtype) * _const(cx[None, None, :, None, :], dtype)
+    if weights is not None:
+        dc = dc * ops.reshape(extract_patches(weights, grid), (-1, ny, nx, P, P))
+    md = summed - count * r[:, :, None, None]
+    md = md if weights is None else weights * md
+    b = window_sums(md, grid) - ops.reshape(ops.sum(dc, axis=(3, 4)), (-1, N))
     b = ops.reshape(b, (-1, N, 1))
     t = solve_offsets(weights, b, grid, dtype, ridge, solver)
     return ops.reshape(t, (-1, N)), summed, valid, valid_count
+
+
+def _row_depth(summed, weights, grid, dtype, step=16):
+    """(B, Hp): the mean depth of each row (the sum of the patches over their count, foreground only) on every
+    `step`-th pixel; the image's mean on that sample where a row's sample holds no foreground, 0 where none does."""
+    count = _const(coverage(grid)[:, ::step, 0][None], dtype)
+    total = summed[:, :, ::step, 0]
+    if weights is not None:
+        count = weights[:, :, ::step, 0] * count
+        total = weights[:, :, ::step, 0] * total
+    num, den = ops.sum(total, axis=2), ops.sum(count, axis=2)
+    one = _const(1.0, dtype)
+    image = ops.sum(num, axis=1, keepdims=True) / at_least(ops.sum(den, axis=1, keepdims=True), one)
+    return ops.where(den > 0, num / at_least(den, one), image)
 
 
 def solve_offsets(weights, b, grid, dtype, ridge=1e-5, solver="auto"):
@@ -271,11 +308,20 @@ def solve_offsets(weights, b, grid, dtype, ridge=1e-5, solver="auto"):
     return _solve_dense(weights, b, grid, dtype, ridge, solver)
 
 
+def _isolated_to_zero(b, degree):
+    """b is exactly 0 in exact arithmetic for a patch that shares no weight with any other (`degree` 0: every pixel
+    it weighs is its own alone); rounding in `depth_offsets`' two sums is not, and the ridge alone, 1e5 times weaker
+    than an overlap, would turn it into an offset. Such patches keep their own depth (offset 0)."""
+    return ops.where(degree > 0, b, ops.zeros_like(b))
+
+
 def _solve_dense(weights, b, grid, dtype, ridge, solver):
     N = grid.num_patches
     area = _overlap_areas(weights, grid, dtype)
     laplacian = ops.sum(area, axis=-1)[..., None] * _const(np.eye(N), dtype) - area
-    scale = ops.sum(ops.sum(area, axis=-1) - ops.diagonal(area, axis1=1, axis2=2), axis=-1) / N + 1.0
+    degree = ops.sum(area, axis=-1) - ops.diagonal(area, axis1=1, axis2=2)
+    scale = ops.sum(degree, axis=-1) / N + 1.0
+    b = _isolated_to_zero(b, degree[..., None])
     gauge = _const(ridge * np.eye(N) + np.full((N, N), 1.0 / N), dtype)
     system = laplacian + scale[:, None, None] * gauge
     system = ops.broadcast_to(system, (ops.shape(b)[0], N, N))
@@ -294,7 +340,7 @@ def _solve_sparse(weights, b, grid, dtype, ridge):
     areas = sparse_solve.stencil_areas(weights, grid, dtype)
     areas = ops.broadcast_to(areas, (ops.shape(b)[0], *areas.shape[1:]))
     scale = ops.sum(areas[..., 1:], axis=(1, 2, 3)) / grid.num_patches + 1.0
-    rhs = ops.reshape(b, shape)
+    rhs = _isolated_to_zero(ops.reshape(b, shape), ops.sum(areas[..., 1:], axis=-1))
     t = sparse_solve.solve(areas, rhs, grid, scale, ridge)
     t = t + sparse_solve.solve(areas, rhs - sparse_solve.laplacian_matvec(areas, t, grid), grid, scale, ridge)
     return ops.reshape(t, (-1, grid.num_patches, 1))

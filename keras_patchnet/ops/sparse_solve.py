@@ -55,13 +55,19 @@ def block_table(weights, grid):
     (i, j) the sum over rows [0, bounds_y[i]) and columns [0, bounds_x[j]). Every overlap rectangle of two patches
     has its corners there, and the table costs one pass over the pixels (sums of static slices), where a full
     table needs two cumulative sums over the map, whose cost per pixel grows with its size on XLA's CPU backend."""
+    blocks = block_sums(weights, grid)
+    sat = ops.pad(ops.cumsum(ops.cumsum(blocks, axis=1), axis=2), [[0, 0], [1, 0], [1, 0]])
+    return ops.reshape(sat, (-1, (blocks.shape[1] + 1) * (blocks.shape[2] + 1)))
+
+
+def block_sums(x, grid):
+    """(B, Hp, Wp, 1) -> (B, len(bounds_y) - 1, len(bounds_x) - 1): the sums of `x` over the blocks between the
+    grid's `ops.grid.axis_bounds`, in one pass over the pixels (sums of static slices)."""
     by = grid_lib.axis_bounds(grid.origins_y, grid.patch_size, grid.padded_height)
     bx = grid_lib.axis_bounds(grid.origins_x, grid.patch_size, grid.padded_width)
-    w = weights[..., 0]
-    rows = ops.stack([ops.sum(w[:, a:b, :], axis=1) for a, b in zip(by[:-1], by[1:])], axis=1)
-    blocks = ops.stack([ops.sum(rows[:, :, a:b], axis=2) for a, b in zip(bx[:-1], bx[1:])], axis=2)
-    sat = ops.pad(ops.cumsum(ops.cumsum(blocks, axis=1), axis=2), [[0, 0], [1, 0], [1, 0]])
-    return ops.reshape(sat, (-1, len(by) * len(bx)))
+    x = x[..., 0]
+    rows = ops.stack([ops.sum(x[:, a:b, :], axis=1) for a, b in zip(by[:-1], by[1:])], axis=1)
+    return ops.stack([ops.sum(rows[:, :, a:b], axis=2) for a, b in zip(bx[:-1], bx[1:])], axis=2)
 
 
 def stencil_areas(weights, grid, dtype):
