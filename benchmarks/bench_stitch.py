@@ -1,6 +1,7 @@
 """Cost of stitching depth + normals and refining both, per image, on the active Keras backend.
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_stitch.py [--sizes 224 512 1024 2048] [--batch 32] [--host-inputs]
+    KERAS_BACKEND=tensorflow python benchmarks/bench_stitch.py --parts [--sizes 512 4096]
 
 Runs the two stitches and the two refinements as one Keras functional model through `predict_on_batch`, compiled
 with XLA (`jit_compile=True`, what Keras' "auto" picks on TensorFlow and JAX) and without it (TF graph / torch
@@ -10,6 +11,9 @@ passes NumPy arrays instead, so every call also copies them in (at 4096² that c
 time on TensorFlow's CPU build). Nanoseconds per image pixel and per patch pixel: with P = 128 and a 64-pixel
 overlap the patches cover each pixel 3.06 times at 512² but 3.88 times at 4096² (7 vs 63 patches a side), so the
 cost per image pixel rises 1.27x with the size even where the cost per patch pixel (the work handed in) stays flat.
+
+`--parts` times the four parts apart instead, each as its own compiled function (XLA on TensorFlow and JAX, eager
+on torch), in nanoseconds per image pixel: where the growth with the size comes from.
 """
 
 import argparse
@@ -36,6 +40,70 @@ def build(size, patch_size=128, min_overlap=64):
     return keras.Model([depth, normals, fg], [d, n]), grid.num_patches
 
 
+def parts(size, patch_size=128, min_overlap=64):
+    """The four parts as functions of (depth patches, normal patches, foreground, depth map, normal map)."""
+    stitch_d = PatchStitch(patch_size, min_overlap, mode="depth")
+    stitch_n = PatchStitch(patch_size, min_overlap, mode="normals")
+    refine_d = BilateralRefine(3, 1.0, 0.01)
+    refine_n = BilateralRefine(3, 1.0, 0.3, renormalize=True)
+    return {
+        "normal stitch": lambda d, n, fg, dm, nm: stitch_n(n, output_size=(size, size)),
+        "depth stitch": lambda d, n, fg, dm, nm: stitch_d(d, output_size=(size, size), foreground=fg),
+        "depth refine": lambda d, n, fg, dm, nm: refine_d(dm, foreground=fg),
+        "normal refine": lambda d, n, fg, dm, nm: refine_n(nm, foreground=fg),
+    }
+
+
+def compiled(fn):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def finished(out):
+    """Waits for `out` (JAX dispatches asynchronously; TensorFlow and torch on CPU return when done)."""
+    if keras.backend.backend() == "jax":
+        out.block_until_ready()
+    return out
+
+
+def time_parts(args, rng):
+    print(f"backend={keras.backend.backend()} ns per image pixel, part by part (best of {args.repeats})")
+    rows = []
+    for size in args.sizes:
+        batch = max(1, min(args.batch, args.batch * 224 * 224 // (size * size)))
+        n = PatchStitch(128, 64).grid(size, size).num_patches
+        shapes = [
+            (batch * n, 128, 128, 1),
+            (batch * n, 128, 128, 3),
+            None,
+            (batch, size, size, 1),
+            (batch, size, size, 3),
+        ]
+        inputs = [rng.normal(size=s).astype("float32") if s else None for s in shapes]
+        inputs[2] = (rng.random((batch, size, size, 1)) > 0.2).astype("float32")
+        inputs = [keras.ops.convert_to_tensor(x) for x in inputs]
+        row = {"size": size, "batch": batch, "patches": n}
+        for name, fn in parts(size).items():
+            fn = compiled(fn)
+            seconds = timeit(lambda: finished(fn(*inputs)), args.repeats)
+            row[name] = seconds / batch / size**2 * 1e9
+        row["total"] = sum(row[name] for name in parts(size))
+        print(
+            f"{size:>6}² batch {batch:>3}: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k not in ("size", "batch", "patches"))
+        )
+        rows.append(row)
+    return rows
+
+
 def timeit(fn, repeats):
     fn()
     best = float("inf")
@@ -52,10 +120,14 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--host-inputs", action="store_true", help="pass NumPy inputs, copied in every call")
+    parser.add_argument("--parts", action="store_true", help="time the two stitches and two refinements apart")
     parser.add_argument("--json", help="also write the rows to this JSON file (benchmarks/readme_tables.py)")
     args = parser.parse_args()
     rows = []
     rng = np.random.default_rng(0)
+    if args.parts:
+        time_parts(args, rng)
+        return
     print(f"backend={keras.backend.backend()} inputs={'host' if args.host_inputs else 'resident'}")
     xla = keras.backend.backend() in ("tensorflow", "jax")
     header = f"{'size':>6} {'batch':>5} {'patches':>7} {'XLA ms/img':>11} {'no-XLA ms/img':>14} {'best ns/pixel':>14}"
