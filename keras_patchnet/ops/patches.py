@@ -13,8 +13,8 @@ overlapping pairs reduce to
 so b needs one fold, window sums of m D over the grid's blocks and one pass over the patches weighted by m c, and
 A four look-ups per pair in a summed-area table of m. L is singular (any constant solves it); the gauge is fixed by
 a rank-one term s 11^T / N and a small ridge s·ridge·I, so a patch that shares no foreground with any other gets
-t = 0 and no input gives a NaN. One step of iterative refinement
-removes the ridge's bias. The solve runs in float32 (float64 when the input is float64), also under mixed precision.
+t = 0 and no input gives a NaN. One step of iterative refinement removes the ridge's bias. The solve runs in
+float32 (float64 when the input is float64), also under mixed precision.
 """
 
 import numpy as np
@@ -271,7 +271,7 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="auto"):
     P, ny, nx = grid.patch_size, len(grid.origins_y), len(grid.origins_x)
     r = ops.stop_gradient(_row_depth(summed, weights, grid, dtype))  # (B, Hp)
     cy, cx = grid_lib.patch_coverage(grid)
-    r_cut = ops.stack([r[:, o : o + P] for o in grid.origins_y], axis=1)  # (B, ny, P)
+    r_cut = _cut_axis(r, grid.origins_y, P, axis=1)  # (B, ny, P)
     dc = ops.reshape(d, (-1, ny, nx, P, P)) - ops.reshape(r_cut, (-1, ny, 1, P, 1))
     dc = dc * _const(cy[None, :, None, :, None], dtype) * _const(cx[None, None, :, None, :], dtype)
     if weights is not None:
