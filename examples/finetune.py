@@ -26,6 +26,7 @@ def set_encoder_trainable(patch_model, trainable):
 def fit_stage(model, data, epochs, lr):
     net = model.patch_model
     net.compile(optimizer=keras.optimizers.Adam(lr), loss=kp.losses.patchnet_losses())
+    kp.training.build_for_fit(net, data)  # optional: on TensorFlow, `fit` then traces its step once, not twice
     return net.fit(data, epochs=epochs, verbose=2).history["loss"]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_patchnet import models
-from keras_patchnet.training import DEFAULTS, batch_norm_layers, recalibrate_batch_norm
+from keras_patchnet.training import DEFAULTS, batch_norm_layers, build_for_fit, recalibrate_batch_norm
 
 
 def small_net():
@@ -124,3 +124,63 @@ def test_the_learning_curve_has_a_ratio_column_per_extra_validation_set(tmp_path
     assert float(row["depth_ratio"]) == 0 and float(row["angle_ratio"]) == 0  # the main set predicted exactly
     assert float(row["depth_ratio_16"]) == pytest.approx(0.5, abs=1e-3)  # half the relief: half the plane's error
     assert float(row["angle_ratio_16"]) == 0
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, n=3):
+        super().__init__()
+        rng = np.random.default_rng(1)
+        self.items = [
+            (rng.normal(size=(4, 6, 6, 3)).astype("float32"), rng.normal(size=(4, 6, 6, 5)).astype("float32"))
+            for _ in range(n)
+        ]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+class CountingNet(keras.Model):
+    """small_net's layers, counting how often Keras runs the Python of `train_step` (on TensorFlow: once a trace)."""
+
+    steps = 0
+
+    def train_step(self, *args, **kwargs):
+        CountingNet.steps += 1
+        return super().train_step(*args, **kwargs)
+
+
+def fit_history(prebuild):
+    plain = small_net()
+    net = CountingNet(plain.inputs, plain.outputs)
+    net.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse", metrics=["mae"])
+    data = Batches()
+    if prebuild:
+        build_for_fit(net, data)
+        assert net.optimizer.built
+    CountingNet.steps = 0
+    # shuffle=False: fit's shuffling of a PyDataset draws from a random state that the plain path's own build
+    # advances by one batch, so the batch order (not the arithmetic) would differ
+    history = net.fit(data, epochs=2, shuffle=False, verbose=0).history
+    return CountingNet.steps, history
+
+
+def test_build_for_fit_changes_no_result_and_on_tensorflow_traces_the_step_once():
+    plain_steps, plain = fit_history(prebuild=False)
+    built_steps, built = fit_history(prebuild=True)
+    for key in ("loss", "mae"):
+        np.testing.assert_allclose(built[key], plain[key], rtol=1e-5)
+    if keras.backend.backend() == "tensorflow":
+        # without it, the variables created in the first trace make tf.function trace it again (the cost removed)
+        assert (plain_steps, built_steps) == (2, 1)
+
+
+def test_build_for_fit_names_what_it_needs():
+    net = small_net()
+    with pytest.raises(ValueError, match="must be compiled"):
+        build_for_fit(net, Batches())
+    net.compile(optimizer="adam", loss="mse")
+    with pytest.raises(TypeError, match="`data` must be a keras.utils.PyDataset or one batch"):
+        build_for_fit(net, np.zeros((4, 6, 6, 3), "float32"))

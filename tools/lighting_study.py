@@ -298,7 +298,7 @@ def main(argv=None):
     from keras_patchnet import losses, models
     from keras_patchnet.data import PatchNetDataset, SyntheticSource, render_batch
     from keras_patchnet.evaluation import predict_maps
-    from keras_patchnet.training import VAL_SEED, validation_curve
+    from keras_patchnet.training import VAL_SEED, build_for_fit, validation_curve
 
     spec = VARIANTS[args.variant]
     out = os.path.join(args.out, args.name or args.variant)
@@ -354,6 +354,7 @@ def main(argv=None):
     epochs = 10_000
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * len(data), alpha=0.05)
     net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses())
+    build_for_fit(net, data)  # traces the train function once on TensorFlow, not twice
     start, path = time.time(), os.path.join(out, "curve.csv")
     curve = validation_curve(lambda: predict(images), val["depth"], val["normals"], path, start=start)
 
