@@ -343,6 +343,19 @@ class PatchNet(keras.Model):
         images, foreground, _ = self._inputs(x)
         return predict_large(self, images, foreground)
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        # On TensorFlow, build the optimizer's, loss's and metrics' variables from one batch first, so the train step
+        # is traced once, not twice (see `keras_patchnet.training.build_for_fit`): arrays and PyDatasets; other
+        # inputs (tf.data, generators) go to Keras as they are.
+        if keras.backend.backend() == "tensorflow" and self.optimizer is not None:
+            from keras_patchnet.training import build_for_fit
+
+            if isinstance(x, keras.utils.PyDataset):
+                build_for_fit(self, x)
+            elif y is not None and all(hasattr(a, "shape") for a in keras.tree.flatten((x, y))):
+                build_for_fit(self, keras.tree.map_structure(lambda a: a[:1], (x, y)))
+        return super().fit(x, y, *args, **kwargs)
+
     def predict_on_batch(self, x):
         empty = self._before_predict(x)
         if empty is not None:
