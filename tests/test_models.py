@@ -6,6 +6,7 @@ import pytest
 
 from keras_patchnet import hub, losses, metrics, models
 from keras_patchnet.data import render_batch
+from keras_patchnet.training import build_for_fit
 from tests.golden.make_golden import CONFIGS, HERE, build
 from tests.helpers import BACKEND, set_deterministic_weights, to_numpy, weight_gradients
 
@@ -126,11 +127,13 @@ def test_mask_input_restricts_the_depth_solve():
     assert np.isfinite(to_numpy(out["depth"])).all()
 
 
-def _fit(model, x, y, loss, epochs=6):
+def _fit(model, x, y, loss, epochs=6, prebuild=False):
     # JAX's default, a jitted step: without it every op dispatches on its own (1.9 s a step of the tiny baseline,
     # against 0.03 s jitted); TensorFlow and torch without XLA / torch.compile, whose compiling costs more than these
     # few steps
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss, jit_compile=BACKEND == "jax")
+    if prebuild:  # the README's advice for a plain Keras model (on TensorFlow: its step traced once, not twice)
+        build_for_fit(model, (x, y))
     history = model.fit(x, y, batch_size=4, epochs=epochs, verbose=0, shuffle=False)
     return history.history["loss"]
 
@@ -163,7 +166,7 @@ def test_fit_on_patches_as_in_the_report():
         shuffle=False,
     )
     x, y = ds[0]
-    loss = _fit(model.patch_model, x, y, losses.patchnet_losses(reduction="sum"))
+    loss = _fit(model.patch_model, x, y, losses.patchnet_losses(reduction="sum"), prebuild=True)
     assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0]
 
 
