@@ -133,7 +133,7 @@ def validation_curve(predict, depth, normals, path, start=None, more=()):
 def build_for_fit(model, data):
     """Creates the variables of a compiled `model`'s optimizer, loss and metrics before `model.fit`, from the specs
     of one batch: `data` is a `keras.utils.PyDataset` (its first batch is used) or one batch, (x, y) or
-    (x, y, sample_weight).
+    (x, y, sample_weight), as a tuple or a list.
 
     Why: on TensorFlow (without a distribution strategy), Keras creates them inside the first trace of its train
     function, and a `tf.function` whose first trace creates variables is traced a second time
@@ -147,6 +147,7 @@ def build_for_fit(model, data):
     if getattr(model, "optimizer", None) is None:
         raise ValueError("`model` must be compiled before `build_for_fit` (it builds the optimizer's variables).")
     batch = data[0] if isinstance(data, keras.utils.PyDataset) else data
+    batch = tuple(batch) if isinstance(batch, list) else batch  # Keras reads a list batch as a tuple too
     if not isinstance(batch, tuple) or not 2 <= len(batch) <= 3:
         raise TypeError(
             "`data` must be a keras.utils.PyDataset or one batch (x, y) or (x, y, sample_weight). "

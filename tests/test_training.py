@@ -182,5 +182,7 @@ def test_build_for_fit_names_what_it_needs():
     with pytest.raises(ValueError, match="must be compiled"):
         build_for_fit(net, Batches())
     net.compile(optimizer="adam", loss="mse")
+    build_for_fit(net, list(Batches()[0]))  # a list batch, as Keras reads one
+    assert net.optimizer.built
     with pytest.raises(TypeError, match="`data` must be a keras.utils.PyDataset or one batch"):
         build_for_fit(net, np.zeros((4, 6, 6, 3), "float32"))
