@@ -3,7 +3,12 @@
 # installed, the stitch, the three models and the large-image benchmark, each under its own time limit, then the
 # tables as markdown (`OUT/tables.md`) labelled with the hardware.
 #
-#     bash benchmarks/gpu.sh [OUT]        # on the device machine: bash benchmarks/gpu.sh "$OUT"
+#     bash benchmarks/gpu.sh [OUT]
+#
+# On this project's device machine (Python 3.12, CUDA builds of torch and JAX, no Keras, no TensorFlow; at most 8
+# files come back from $OUT): bring Keras as wheels (`bash tools/device_wheels.sh` here, `carry=[".whl"]`) and let
+# tools/device_visit.sh run this script into a work folder and pack it into $OUT. STEP_S scales the per-step time
+# limits (default 1.0: 90 s for the stitch and the models, 80 s for large images, per backend).
 #
 # A backend that sees no GPU is skipped and named (its CPU figures are in the README already). Each step's output
 # lands in OUT/<step>_<backend>.log and .json.
@@ -16,6 +21,9 @@ OUT=${1:-out/gpu}
 mkdir -p "$OUT"
 PY=${PYTHON:-python}
 export TF_CPP_MIN_LOG_LEVEL=2 XLA_PYTHON_CLIENT_PREALLOCATE=false
+export PYTHONPATH="$(cd "$(dirname "$0")/.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"  # the package, installed or not
+STEP_S=${STEP_S:-1.0}
+limit() { "$PY" -c "print(max(10, round($1 * $STEP_S)))"; }
 start=$(date +%s)
 REHEARSAL=${GPU_SH_REHEARSAL:-}
 STITCH_SIZES="224 1024 2048 4096" LARGE_SIZES="224 1024 4096" MODEL_ARGS="--repeats 3"
@@ -28,7 +36,7 @@ fi
 echo "GPU: $(cat "$OUT/gpu.txt")"
 
 gpu_seen() {  # does backend $1 see a GPU?
-    KERAS_BACKEND=$1 timeout 120 "$PY" - <<'EOF'
+    KERAS_BACKEND=$1 timeout 60 "$PY" - <<'EOF'
 import os, sys
 b = os.environ["KERAS_BACKEND"]
 if b == "tensorflow":
@@ -50,11 +58,11 @@ for b in tensorflow torch jax; do
 done
 for b in "${backends[@]}"; do
     export KERAS_BACKEND=$b
-    timeout 150 "$PY" benchmarks/bench_stitch.py --sizes $STITCH_SIZES --repeats 3 --json "$OUT/stitch_$b.json" \
+    timeout "$(limit 90)" "$PY" benchmarks/bench_stitch.py --sizes $STITCH_SIZES --repeats 3 --json "$OUT/stitch_$b.json" \
         > "$OUT/stitch_$b.log" 2>&1 || echo "$b stitch: exit $?"
-    timeout 150 "$PY" benchmarks/bench_models.py $MODEL_ARGS --json "$OUT/models_$b.json" \
+    timeout "$(limit 90)" "$PY" benchmarks/bench_models.py $MODEL_ARGS --json "$OUT/models_$b.json" \
         > "$OUT/models_$b.log" 2>&1 || echo "$b models: exit $?"
-    timeout 120 "$PY" benchmarks/bench_large.py --sizes $LARGE_SIZES --json "$OUT/large_$b.json" \
+    timeout "$(limit 80)" "$PY" benchmarks/bench_large.py --sizes $LARGE_SIZES --json "$OUT/large_$b.json" \
         > "$OUT/large_$b.log" 2>&1 || echo "$b large: exit $?"
     echo "$b done at $(( $(date +%s) - start )) s"
 done

@@ -94,3 +94,18 @@ def test_large_image_table():
     ]
     text = tables().large_table({"large_tensorflow": {"rows": rows}}, ["tensorflow"], "_note_")
     assert "| tensorflow | 4096² | 16129 | 40.50 | 2.41 | 2.60 |" in text and "failed (exit 137)" in text
+
+
+def test_gpu_markdown_keeps_the_steps_that_finished(tmp_path, capsys):
+    """benchmarks/gpu.sh's tables (`--markdown`): a backend whose models step ran out of time keeps its stitch
+    row; a backend with no file at all is left out of every table."""
+    results = fake_results()
+    (tmp_path / "stitch_tensorflow.json").write_text(json.dumps(results["stitch_tensorflow"]))
+    (tmp_path / "stitch_jax.json").write_text(json.dumps(results["stitch_tensorflow"]))
+    (tmp_path / "models_jax.json").write_text(json.dumps(results["models_tensorflow"]))
+    tables().main(["--markdown", str(tmp_path), "--label", "GPU X", "--backends", "tensorflow", "torch", "jax"])
+    text = capsys.readouterr().out
+    assert "| tensorflow | 224² | 32 | 9 | 3.60 | 7.00 | 72 |" in text
+    assert "| jax | 224² | 32 | 9 | 3.60 | 7.00 | 72 |" in text
+    assert "| jax | 200 | unet |" in text and "| tensorflow | 200 |" not in text
+    assert "torch" not in text and "GPU X" in text

@@ -112,7 +112,7 @@ def oracle_inputs(image, brightness, grid, scaled=True):
     return np.concatenate([patches, const], -1)
 
 
-def oracle_data(steps, batch_size, size, lighting, grid, kind="light"):
+def oracle_data(steps, batch_size, size, lighting, grid, kind="light", workers=1, processes=False):
     """A PyDataset of fresh renders each epoch: (patches with oracle channels, {"depth", "normals"} patches)."""
     import keras
     import numpy as np
@@ -121,6 +121,9 @@ def oracle_data(steps, batch_size, size, lighting, grid, kind="light"):
 
     class Data(keras.utils.PyDataset):
         epoch = 0
+
+        def __init__(self):
+            super().__init__(workers=workers, use_multiprocessing=processes)
 
         def __len__(self):
             return steps
@@ -207,10 +210,13 @@ def context_network(patch_size=64, width=8, channels=7):
 class ContextData:
     """Patch batches with context channels from a `PatchNetDataset` in "images" mode (a keras PyDataset)."""
 
-    def __init__(self, images, grid):
+    def __init__(self, images, grid, workers=1, processes=False):
         import keras
 
         class Data(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__(workers=workers, use_multiprocessing=processes)
+
             def __len__(self):
                 return len(images)
 
@@ -289,6 +295,9 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val-images", type=int, default=32)
+    p.add_argument("--width", type=int, default=8, help="the UNet's base width (8 in every CPU run of the study)")
+    p.add_argument("--workers", type=int, default=1, help="threads (or processes) that render the training batches")
+    p.add_argument("--processes", action="store_true", help="render in worker processes, not threads")
     p.add_argument("--estimator", default="runs/study/light-estimator-2/estimator.weights.h5")
     p.add_argument("--name", help="the run's folder under --out (default: the variant's name)")
     args = p.parse_args(argv)
@@ -317,7 +326,7 @@ def main(argv=None):
         kind = spec["oracle"]
         if kind == "rig" and args.lighting != "rig":
             raise ValueError(f"The oracle-rig variant needs --lighting rig. Received: --lighting {args.lighting}")
-        net = context_network(64, 8, channels=3 + (4 if kind == "rig" else len(REFERENCE_NORMALS)))
+        net = context_network(64, args.width, channels=3 + (4 if kind == "rig" else len(REFERENCE_NORMALS)))
         if kind == "estimated":
             import json
 
@@ -328,7 +337,9 @@ def main(argv=None):
             ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS), batch_norm=batch_norm)
             ESTIMATOR["net"].load_weights(args.estimator)
             net.load_weights(os.path.join(args.out, spec["init"], "model.weights.h5"))
-        data = oracle_data(args.steps, args.batch_size, args.size, args.lighting, pgrid, kind)
+        data = oracle_data(
+            args.steps, args.batch_size, args.size, args.lighting, pgrid, kind, args.workers, args.processes
+        )
         samples = [
             render(s, args.size, args.size, lighting=args.lighting) for s in range(VAL_SEED, VAL_SEED + args.val_images)
         ]
@@ -337,16 +348,26 @@ def main(argv=None):
         from keras_patchnet.ops.grid import patch_grid
 
         pgrid = patch_grid(args.size, args.size, 64, 1)
-        net = context_network(64, 8)
+        net = context_network(64, args.width)
         whole = PatchNetDataset(
             source, batch_size=args.batch_size, augment=True, seed=0, mode="images", intensity="image"
         )
-        data = ContextData(whole, pgrid).data
+        data = ContextData(whole, pgrid, args.workers, args.processes).data
         predict = lambda x: predict_context(net, x, pgrid)  # noqa: E731
     else:
-        model = models.create_model("unet", pretrained=init, patch_size=64, width=8, intensity=spec["intensity"])
+        model = models.create_model(
+            "unet", pretrained=init, patch_size=64, width=args.width, intensity=spec["intensity"]
+        )
         grid = dict(mode="patches", patch_size=64, min_overlap=1, intensity=spec["intensity"])
-        data = PatchNetDataset(source, batch_size=args.batch_size, augment=True, seed=0, **grid)
+        data = PatchNetDataset(
+            source,
+            batch_size=args.batch_size,
+            augment=True,
+            seed=0,
+            workers=args.workers,
+            use_multiprocessing=args.processes,
+            **grid,
+        )
         net = model.patch_model
         predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)
