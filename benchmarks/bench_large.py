@@ -73,6 +73,7 @@ def main(argv=None):
         if run.returncode:
             print(f"{size:>6} failed (exit {run.returncode}): {run.stderr.strip().splitlines()[-1:]}")
             rows.append({"size": size, "failed": run.returncode})
+            save(args.json, backend, args.preset, rows)
             continue
         row = json.loads(run.stdout.strip().splitlines()[-1])
         rows.append(row)
@@ -81,9 +82,14 @@ def main(argv=None):
             f"{row['peak_gib']:>9}",
             flush=True,
         )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"backend": backend, "preset": args.preset, "rows": rows}, f)
+        save(args.json, backend, args.preset, rows)
+
+
+def save(path, backend, preset, rows):
+    """Writes the rows so far (after every size: a run stopped by a time limit, as in gpu.sh, keeps them)."""
+    if path:
+        with open(path, "w") as f:
+            json.dump({"backend": backend, "preset": preset, "rows": rows}, f)
 
 
 if __name__ == "__main__":

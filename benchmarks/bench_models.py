@@ -105,11 +105,11 @@ def main():
                 "batch": args.batch,
             }
         )
-    if args.json:
-        import json
+        if args.json:  # after every model: a run stopped by a time limit (benchmarks/gpu.sh) keeps what it measured
+            import json
 
-        with open(args.json, "w") as f:
-            json.dump({"backend": keras.backend.backend(), "matmul_gflops": peak / 1e9, "rows": rows}, f)
+            with open(args.json, "w") as f:
+                json.dump({"backend": keras.backend.backend(), "matmul_gflops": peak / 1e9, "rows": rows}, f)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ on torch), in nanoseconds per image pixel: where the growth with the size comes 
 """
 
 import argparse
+import json
 import os
 import time
 
@@ -166,14 +167,12 @@ def main():
                 "ns_per_patch_pixel": per_patch_pixel,
             }
         )
+        if args.json:  # after every size: a run stopped by a time limit (benchmarks/gpu.sh) keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump({"backend": keras.backend.backend(), "host_inputs": args.host_inputs, "rows": rows}, f)
     if len(rows) > 1:
         ratio = rows[-1]["ns_per_pixel"] / rows[0]["ns_per_pixel"]
         print(f"cost per image pixel, {rows[-1]['size']}² / {rows[0]['size']}²: {ratio:.2f}x")
-    if args.json:
-        import json
-
-        with open(args.json, "w") as f:
-            json.dump({"backend": keras.backend.backend(), "host_inputs": args.host_inputs, "rows": rows}, f)
 
 
 if __name__ == "__main__":
