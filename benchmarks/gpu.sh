@@ -1,6 +1,7 @@
 #!/bin/bash
 # The benchmark set on a GPU machine, in well under ten minutes (issue #16): for every backend whose GPU build is
-# installed, the stitch, the three models and the large-image benchmark, each under its own time limit (each writes its JSON after every size or model, so a step stopped by its limit keeps what it measured), then the
+# installed, the stitch, the three models and the large-image benchmark, each under its own time limit (each
+# writes its JSON after every size or model, so a step stopped by its limit keeps what it measured), then the
 # tables as markdown (`OUT/tables.md`) labelled with the hardware.
 #
 #     bash benchmarks/gpu.sh [OUT]
