@@ -10,6 +10,7 @@ patch network's forward pass reaches.
 """
 
 import argparse
+import json
 import os
 import time
 
@@ -106,8 +107,6 @@ def main():
             }
         )
         if args.json:  # after every model: a run stopped by a time limit (benchmarks/gpu.sh) keeps what it measured
-            import json
-
             with open(args.json, "w") as f:
                 json.dump({"backend": keras.backend.backend(), "matmul_gflops": peak / 1e9, "rows": rows}, f)
 

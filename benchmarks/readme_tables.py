@@ -140,8 +140,9 @@ def main(argv=None):
                     results[name[: -len(".json")]] = json.load(f)
         note = f"_Measured by `bash benchmarks/gpu.sh` on {datetime.date.today().isoformat()}: {args.label}._"
         results["state"] = None
-        found = lambda step: [b for b in args.backends if f"{step}_{b}" in results]  # noqa: E731 (a step that timed out is left out alone)
-        print(stitch_table(results, found("stitch"), note), models_table(results, found("models"), note), sep="\n\n")
+        # each table lists the backends whose step wrote its file (a step that timed out is left out alone)
+        found = {step: [b for b in args.backends if f"{step}_{b}" in results] for step in ("stitch", "models")}
+        print(stitch_table(results, found["stitch"], note), models_table(results, found["models"], note), sep="\n\n")
         print("\n" + large_table(results, args.backends, note))
         return
     if args.from_json:

@@ -295,7 +295,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val-images", type=int, default=32)
-    p.add_argument("--width", type=int, default=8, help="the UNet's base width (8 in every CPU run of the study)")
+    p.add_argument("--width", type=int, default=8, help="the UNet's base width (8 unless a run says otherwise)")
     p.add_argument("--workers", type=int, default=1, help="threads (or processes) that render the training batches")
     p.add_argument("--processes", action="store_true", help="render in worker processes, not threads")
     p.add_argument("--estimator", default="runs/study/light-estimator-2/estimator.weights.h5")
