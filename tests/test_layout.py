@@ -53,6 +53,28 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "oracle-light" / "curve.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1"] and all(float(r["angle_ratio"]) > 0 for r in rows)
 
+    # a continuation on whole images through the stitch, its learning rate falling to 0 (--minutes 0: at once)
+    weights = str(tmp_path / "oracle-light" / "model.weights.h5")
+    more = ["--init", weights, "--end-to-end", "--decay", "--name", "e2e"]
+    trained = study.main(["--variant", "oracle-light", *argv[2:], str(tmp_path), *more])
+    rows = list(csv.DictReader(open(tmp_path / "e2e" / "curve.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and float(trained.optimizer.learning_rate) == 0.0
+    start = list(csv.DictReader(open(tmp_path / "oracle-light" / "curve.csv")))[-1]
+    assert rows[0]["depth_ratio"] == start["depth_ratio"]  # --init: it starts where oracle-light ended
+    # the end-to-end model stitches what the curve measures: the patches of the grid predict_oracle cuts
+    from keras_patchnet.data import cut_patches
+    from keras_patchnet.layers import PatchStitch
+    from keras_patchnet.ops.grid import patch_grid
+
+    net = study.context_network(64, 4, channels=5)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 112, 112, 5)).astype("float32")
+    grid = patch_grid(112, 112, 64, 1)
+    out = net.predict_on_batch(np.concatenate([cut_patches(im, grid) for im in x]))
+    stitched = PatchStitch(64, 1, mode="depth")(out["depth"], output_size=(112, 112))
+    whole = study.end_to_end(net, 112).predict_on_batch(x)
+    np.testing.assert_allclose(np.asarray(whole["depth"]), np.asarray(stitched), atol=1e-6)
+    assert np.asarray(stitched).std() > 0
+
     # the oracle's light channels are the brightness the render's own light gives a pixel of that normal: under
     # the calibrated light (no tint, no highlight), pixels whose normal is within 2.6 degrees of a reference normal
     from keras_patchnet.data import render

@@ -18,6 +18,10 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
                     the image (not its jitter, powers, ambient or albedo): is the rig enough? (lighting="rig" only)
     estimated-light the oracle-light network (<out>/oracle-light/model.weights.h5) fine-tuned with the 9 channels
                     estimated from the whole image by tools/light_estimator.py (--estimator) instead of the truth
+Options for a continuation (session 12): --init WEIGHTS starts from saved weights of the same network, --decay
+makes the learning rate fall from --lr to 0 along a cosine over --minutes of wall time (the other runs keep it near
+--lr), and --end-to-end (oracle variants) trains on whole images through the stitch (PatchExtract -> network ->
+PatchStitch, the loss on the stitched 112² maps, as the curves measure them) instead of on independent patches.
 Each epoch appends a row to <out>/<variant>/curve.csv: epoch, seconds, training loss, validation depth MAE (mm),
 mean angle (deg), the flat plane's, and their ratios. Choices are read on this validation split only.
 
@@ -143,6 +147,74 @@ def oracle_data(steps, batch_size, size, lighting, grid, kind="light", workers=1
             self.epoch += 1
 
     return Data()
+
+
+def oracle_image_data(steps, batch_size, size, lighting, kind="rig", workers=1, processes=False):
+    """The renders of `oracle_data` (same seeds) as whole images: ((B, H, W, 3 + K) image scaled to a maximum of
+    255 with the oracle values as constant channels, {"depth": (B, H, W, 1) centred, 0 off the sheet, "normals"})."""
+    import keras
+    import numpy as np
+
+    from keras_patchnet.data import render
+
+    class Data(keras.utils.PyDataset):
+        epoch = 0
+
+        def __init__(self):
+            super().__init__(workers=workers, use_multiprocessing=processes)
+
+        def __len__(self):
+            return steps
+
+        def __getitem__(self, i):
+            xs, depths, normals = [], [], []
+            for k in range(batch_size):
+                s = render(1_000_000 + (self.epoch * steps + i) * batch_size + k, size, size, lighting=lighting)
+                values, scaled = oracle_constants(s, kind)
+                scale = 255.0 / max(float(s.image.max()), 1e-6)
+                image = s.image.astype("float32") * scale
+                value = np.float32(values * (scale if scaled else 1.0))
+                const = np.broadcast_to(value, image.shape[:2] + (len(values),))
+                xs.append(np.concatenate([image, const], -1))
+                depths.append(np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None].astype("float32"))
+                normals.append(s.normals.astype("float32"))
+            return np.stack(xs), {"depth": np.stack(depths), "normals": np.stack(normals)}
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    return Data()
+
+
+def end_to_end(net, size, patch_size=64, min_overlap=1):
+    """(B, H, W, C) images -> the patch network `net` on their patches -> stitched {"depth", "normals"} maps (no
+    foreground, no refinement: the stitch `predict_oracle` measures), a model to `fit` on whole images."""
+    import keras
+
+    from keras_patchnet.layers import PatchExtract, PatchStitch
+
+    inputs = keras.Input((size, size, net.input_shape[-1]))
+    out = net(PatchExtract(patch_size, min_overlap)(inputs))
+    depth = PatchStitch(patch_size, min_overlap, mode="depth", name="depth")(out["depth"], output_size=(size, size))
+    normals = PatchStitch(patch_size, min_overlap, mode="normals", name="normals")(
+        out["normals"], output_size=(size, size)
+    )
+    return keras.Model(inputs, {"depth": depth, "normals": normals})
+
+
+def cosine_to_zero(lr, seconds, start):
+    """A callback setting the optimizer's learning rate to lr * (1 + cos(pi t / seconds)) / 2 before every batch,
+    t the wall time since `start` (0 once t passes `seconds`)."""
+    import math
+
+    import keras
+
+    class Cosine(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            t = min((time.time() - start) / seconds, 1.0) if seconds > 0 else 1.0
+            self.model.optimizer.learning_rate.assign(lr * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+    return Cosine()
 
 
 def predict_oracle(net, samples, grid, batch=8, brightness=None, kind="light"):
@@ -300,6 +372,9 @@ def main(argv=None):
     p.add_argument("--processes", action="store_true", help="render in worker processes, not threads")
     p.add_argument("--estimator", default="runs/study/light-estimator-2/estimator.weights.h5")
     p.add_argument("--name", help="the run's folder under --out (default: the variant's name)")
+    p.add_argument("--init", help="weights (.weights.h5) of the same network to start from")
+    p.add_argument("--decay", action="store_true", help="learning rate from --lr to 0 along a cosine over --minutes")
+    p.add_argument("--end-to-end", action="store_true", help="oracle variants: fit whole images through the stitch")
     args = p.parse_args(argv)
 
     import keras
@@ -337,9 +412,16 @@ def main(argv=None):
             ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS), batch_norm=batch_norm)
             ESTIMATOR["net"].load_weights(args.estimator)
             net.load_weights(os.path.join(args.out, spec["init"], "model.weights.h5"))
-        data = oracle_data(
-            args.steps, args.batch_size, args.size, args.lighting, pgrid, kind, args.workers, args.processes
-        )
+        if args.init:
+            net.load_weights(args.init)
+        if args.end_to_end:
+            data = oracle_image_data(
+                args.steps, args.batch_size, args.size, args.lighting, kind, args.workers, args.processes
+            )
+        else:
+            data = oracle_data(
+                args.steps, args.batch_size, args.size, args.lighting, pgrid, kind, args.workers, args.processes
+            )
         samples = [
             render(s, args.size, args.size, lighting=args.lighting) for s in range(VAL_SEED, VAL_SEED + args.val_images)
         ]
@@ -370,13 +452,22 @@ def main(argv=None):
         )
         net = model.patch_model
         predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
+    if args.end_to_end and not spec.get("oracle"):
+        raise ValueError(f"--end-to-end is for the oracle variants. Received: --variant {args.variant}")
+    if args.init and not spec.get("oracle"):
+        raise ValueError(f"--init is for the oracle variants. Received: --variant {args.variant}")
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)
     images = val["images"].astype("float32")
     epochs = 10_000
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, epochs * len(data), alpha=0.05)
-    net.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses())
-    build_for_fit(net, data)  # traces the train function once on TensorFlow, not twice
+    trained = end_to_end(net, args.size) if args.end_to_end else net
+    trained.compile(
+        optimizer=keras.optimizers.Adam(args.lr if args.decay else schedule, global_clipnorm=5.0),
+        loss=losses.patchnet_losses(),
+    )
+    build_for_fit(trained, data)  # traces the train function once on TensorFlow, not twice
     start, path = time.time(), os.path.join(out, "curve.csv")
+    more = [cosine_to_zero(args.lr, args.minutes * 60, start)] if args.decay else []
     curve = validation_curve(lambda: predict(images), val["depth"], val["normals"], path, start=start)
 
     class SaveAndStop(keras.callbacks.Callback):
@@ -388,8 +479,9 @@ def main(argv=None):
     if os.path.exists(path):
         os.remove(path)
     curve.on_epoch_end(-1, {"loss": float("nan")})  # epoch 0: the start
-    net.fit(data, epochs=epochs, callbacks=[curve, SaveAndStop()], verbose=0)
+    trained.fit(data, epochs=epochs, callbacks=[*more, curve, SaveAndStop()], verbose=0)
+    return trained
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
