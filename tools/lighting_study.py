@@ -18,7 +18,7 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
                     the image (not its jitter, powers, ambient or albedo): is the rig enough? (lighting="rig" only)
     estimated-light the oracle-light network (<out>/oracle-light/model.weights.h5) fine-tuned with the 9 channels
                     estimated from the whole image by tools/light_estimator.py (--estimator) instead of the truth
-Options for a continuation (session 12): --init WEIGHTS starts from saved weights of the same network, --decay
+Options for a continuation (session 12): --init WEIGHTS starts from saved weights of the variant's network, --decay
 makes the learning rate fall from --lr to 0 along a cosine over --minutes of wall time (the other runs keep it near
 --lr), and --end-to-end (oracle variants) trains on whole images through the stitch (PatchExtract -> network ->
 PatchStitch, the loss on the stitched 112² maps, as the curves measure them) instead of on independent patches.
@@ -412,8 +412,6 @@ def main(argv=None):
             ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS), batch_norm=batch_norm)
             ESTIMATOR["net"].load_weights(args.estimator)
             net.load_weights(os.path.join(args.out, spec["init"], "model.weights.h5"))
-        if args.init:
-            net.load_weights(args.init)
         if args.end_to_end:
             data = oracle_image_data(
                 args.steps, args.batch_size, args.size, args.lighting, kind, args.workers, args.processes
@@ -454,8 +452,8 @@ def main(argv=None):
         predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
     if args.end_to_end and not spec.get("oracle"):
         raise ValueError(f"--end-to-end is for the oracle variants. Received: --variant {args.variant}")
-    if args.init and not spec.get("oracle"):
-        raise ValueError(f"--init is for the oracle variants. Received: --variant {args.variant}")
+    if args.init:
+        net.load_weights(args.init)
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)
     images = val["images"].astype("float32")
     epochs = 10_000
