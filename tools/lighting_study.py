@@ -18,6 +18,8 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
                     the image (not its jitter, powers, ambient or albedo): is the rig enough? (lighting="rig" only)
     estimated-light the oracle-light network (<out>/oracle-light/model.weights.h5) fine-tuned with the 9 channels
                     estimated from the whole image by tools/light_estimator.py (--estimator) instead of the truth
+    estimated-rig   an oracle-rig network (--init) fine-tuned with the rig classifier's probabilities (times 255) of
+                    the four rigs, from the whole image (tools/rig_classifier.py, --classifier), instead of the truth
 Options for a continuation (session 12): --init WEIGHTS starts from saved weights of the variant's network, --decay
 makes the learning rate fall from --lr to 0 along a cosine over --minutes of wall time (the other runs keep it near
 --lr), and --end-to-end (oracle variants) trains on whole images through the stitch (PatchExtract -> network ->
@@ -46,8 +48,9 @@ VARIANTS = {
     "oracle-light": dict(init=None, intensity="image", oracle="light"),
     "oracle-rig": dict(init=None, intensity="image", oracle="rig"),
     "estimated-light": dict(init="oracle-light", intensity="image", oracle="estimated"),
+    "estimated-rig": dict(init=None, intensity="image", oracle="estimated-rig"),
 }
-ESTIMATOR = {}  # "net": the light estimator of tools/light_estimator.py, for the estimated-light variant
+ESTIMATOR = {}  # "net": the light estimator (estimated-light) or the rig classifier (estimated-rig) on the image
 
 # oracle-light: the straight-on normal and 8 normals 45 degrees from it (towards the camera: n_z < 0)
 REFERENCE_NORMALS = [(0.0, 0.0, -1.0)] + [
@@ -95,11 +98,11 @@ def oracle_constants(sample, kind):
     """The oracle's constant channels of a sample ("light": oracle_brightness; "rig": oracle_rig; "estimated": the
     light estimator's guess of oracle_brightness from the image alone) and whether they follow the image's
     per-image scale."""
-    if kind == "estimated":
+    if kind in ("estimated", "estimated-rig"):
         from light_estimator import thumbnail
 
-        guess = ESTIMATOR["net"].predict_on_batch(thumbnail(sample.image)[None])
-        return np.asarray(guess)[0] * float(sample.image.max()), True
+        guess = np.asarray(ESTIMATOR["net"].predict_on_batch(thumbnail(sample.image)[None]))[0]
+        return (guess * float(sample.image.max()), True) if kind == "estimated" else (255.0 * guess, False)
     return (oracle_brightness(sample), True) if kind == "light" else (oracle_rig(sample), False)
 
 
@@ -371,6 +374,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=1, help="threads (or processes) that render the training batches")
     p.add_argument("--processes", action="store_true", help="render in worker processes, not threads")
     p.add_argument("--estimator", default="runs/study/light-estimator-2/estimator.weights.h5")
+    p.add_argument("--classifier", default="runs/study/rig-classifier/classifier.weights.h5")
     p.add_argument("--name", help="the run's folder under --out (default: the variant's name)")
     p.add_argument("--init", help="weights (.weights.h5) of the same network to start from")
     p.add_argument("--decay", action="store_true", help="learning rate from --lr to 0 along a cosine over --minutes")
@@ -399,9 +403,16 @@ def main(argv=None):
 
         pgrid = patch_grid(args.size, args.size, 64, 1)
         kind = spec["oracle"]
-        if kind == "rig" and args.lighting != "rig":
-            raise ValueError(f"The oracle-rig variant needs --lighting rig. Received: --lighting {args.lighting}")
-        net = context_network(64, args.width, channels=3 + (4 if kind == "rig" else len(REFERENCE_NORMALS)))
+        if kind in ("rig", "estimated-rig") and args.lighting != "rig":
+            raise ValueError(f"The {args.variant} variant needs --lighting rig. Received: --lighting {args.lighting}")
+        rigs = kind in ("rig", "estimated-rig")
+        net = context_network(64, args.width, channels=3 + (4 if rigs else len(REFERENCE_NORMALS)))
+        if kind == "estimated-rig":
+            from light_estimator import estimator
+
+            head = estimator(4, batch_norm=True)
+            ESTIMATOR["net"] = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
+            ESTIMATOR["net"].load_weights(args.classifier)
         if kind == "estimated":
             import json
 

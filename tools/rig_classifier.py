@@ -7,9 +7,9 @@ four rigs lit it, and feed the guess to the oracle-rig patch network.
    normalisation, without which it did not learn at all) with a 4-way softmax, cross-entropy, Adam 1e-3, on fresh
    `lighting="rig"` training renders (never VAL_SEED); the epoch kept is the one with the best accuracy on
    `--classifier-val-images` VAL_SEED renders. No flips: a mirrored rig is not one of the four.
-2. The oracle-rig network (<study>/oracle-rig/model.weights.h5) predicts with the guessed rig (one-hot, argmax) on
-   the study's validation renders, next to the true rig and the most frequent training rig.
-Writes <study>/rig-classifier/result.json (accuracy, its confusion matrix, the ratios to the flat plane) and the
+2. The oracle-rig network (<study>/oracle-rig/model.weights.h5, or --patch-net) predicts with the guessed rig
+   (one-hot, argmax) on the study's validation renders, next to the true rig and the most frequent training rig.
+Writes <study>/<name>/result.json (accuracy, its confusion matrix, the ratios to the flat plane) and the
 classifier's weights and curve.
 """
 
@@ -47,6 +47,9 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=112)
     p.add_argument("--val-images", type=int, default=32, help="validation renders for the patch network's ratios")
     p.add_argument("--classifier-val-images", type=int, default=512)
+    p.add_argument("--patch-net", help="oracle-rig weights (default: <study>/oracle-rig/model.weights.h5)")
+    p.add_argument("--width", type=int, default=8, help="that network's base width")
+    p.add_argument("--name", default="rig-classifier", help="the run's folder under --study")
     p.add_argument("--reuse", action="store_true", help="load the classifier saved by an earlier run, train nothing")
     args = p.parse_args(argv)
 
@@ -60,7 +63,7 @@ def main(argv=None):
     from keras_patchnet.ops.grid import patch_grid
     from keras_patchnet.training import VAL_SEED
 
-    out = os.path.join(args.study, "rig-classifier")
+    out = os.path.join(args.study, args.name)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(0)
     start = time.time()
@@ -87,8 +90,8 @@ def main(argv=None):
 
     val = val[: args.val_images]
     grid = patch_grid(args.size, args.size, 64, 1)
-    patch_net = context_network(64, 8, channels=3 + 4)
-    patch_net.load_weights(os.path.join(args.study, "oracle-rig", "model.weights.h5"))
+    patch_net = context_network(64, args.width, channels=3 + 4)
+    patch_net.load_weights(args.patch_net or os.path.join(args.study, "oracle-rig", "model.weights.h5"))
     truth_d = np.stack([s.depth for s in val])[..., None]
     truth_n = np.stack([s.normals for s in val])
     flat_d, flat_n = flat_plane(truth_d, truth_n)
