@@ -31,6 +31,8 @@ def test_only_the_cli_parses_arguments():
         "device_wheels.sh",
         "device_env.sh",
         "device_visit.sh",
+        "rig_classifier.py",
+        "oracle_stitch_eval.py",
     )
     for tool in tools:
         assert os.path.isfile(os.path.join(ROOT, "tools", tool)), tool
@@ -61,6 +63,20 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     assert [r["epoch"] for r in rows] == ["0", "1"] and float(trained.optimizer.learning_rate) == 0.0
     start = list(csv.DictReader(open(tmp_path / "oracle-light" / "curve.csv")))[-1]
     assert rows[0]["depth_ratio"] == start["depth_ratio"]  # --init: it starts where oracle-light ended
+
+    # the rig-known network fed the rig classifier's four probabilities instead of the true rig (oracle-rig's channels)
+    head = _tool("light_estimator").estimator(4, batch_norm=True)
+    classifier = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]))
+    classifier.save_weights(str(tmp_path / "classifier.weights.h5"))
+    argv_rig = ["--variant", "estimated-rig", *argv[2:], str(tmp_path), "--lighting", "rig"]
+    study.main([*argv_rig, "--classifier", str(tmp_path / "classifier.weights.h5")])
+    rows = list(csv.DictReader(open(tmp_path / "estimated-rig" / "curve.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and all(float(r["angle_ratio"]) > 0 for r in rows)
+    from keras_patchnet.data import render
+
+    values, scaled = study.oracle_constants(render(1, 112, 112, lighting="rig"), "estimated-rig")
+    assert values.shape == (4,) and abs(values.sum() - 255.0) < 1e-2 and not scaled  # probabilities, on 0-255
+
     # the end-to-end model stitches what the curve measures: the patches of the grid predict_oracle cuts
     from keras_patchnet.data import cut_patches
     from keras_patchnet.layers import PatchStitch
@@ -77,8 +93,6 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
 
     # the oracle's light channels are the brightness the render's own light gives a pixel of that normal: under
     # the calibrated light (no tint, no highlight), pixels whose normal is within 2.6 degrees of a reference normal
-    from keras_patchnet.data import render
-
     errors = []
     for seed in range(6):
         sample = render(seed, 112, 112, lighting="fixed")

@@ -338,17 +338,19 @@ def plot(folder, path=None):
     import matplotlib.pyplot as plt
 
     path = path or folder.rstrip("/") + ".png"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for name in sorted(n for n in os.listdir(folder) if n.endswith(".csv")):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".csv"))
+    colors = plt.get_cmap("tab20")
+    for i, name in enumerate(names):
         rows = list(csv.DictReader(open(os.path.join(folder, name))))
         minutes = [float(r["seconds"]) / 60 for r in rows]
         for ax, key in zip(axes, ("depth_ratio", "angle_ratio")):
-            ax.plot(minutes, [float(r[key]) for r in rows], label=name[:-4])
+            ax.plot(minutes, [float(r[key]) for r in rows], label=name[:-4], color=colors(i % 20), lw=1.2)
     for ax, title in zip(axes, ("depth MAE / flat plane", "mean angle / flat plane")):
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.set(title=title, xlabel="minutes of one CPU core", ylim=(0.6, 1.4))  # spikes above: off the chart
     axes[0].set_ylabel("validation ratio (rig light, 112², 32 renders)")
-    axes[0].legend()
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)  # continuations start at minute 0
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return path
