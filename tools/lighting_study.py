@@ -120,7 +120,9 @@ def oracle_inputs(image, brightness, grid, scaled=True):
 
 
 def oracle_data(steps, batch_size, size, lighting, grid, kind="light", workers=1, processes=False):
-    """A PyDataset of fresh renders each epoch: (patches with oracle channels, {"depth", "normals"} patches)."""
+    """A PyDataset of fresh renders each epoch: (the image scaled to a maximum of 255 with the oracle values as
+    constant channels, {"depth": centred, 0 off the sheet, "normals"}), cut into the patches of `grid`, or as whole
+    (B, H, W, C) maps when `grid` is None (the --end-to-end runs: the same renders)."""
     import keras
     import numpy as np
 
@@ -140,48 +142,17 @@ def oracle_data(steps, batch_size, size, lighting, grid, kind="light", workers=1
             for k in range(batch_size):
                 s = render(1_000_000 + (self.epoch * steps + i) * batch_size + k, size, size, lighting=lighting)
                 values, scaled = oracle_constants(s, kind)
-                xs.append(oracle_inputs(s.image, values, grid, scaled))
-                depth = np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None].astype("float32")
-                depths.append(cut_patches(depth, grid))
-                normals.append(cut_patches(s.normals, grid))
-            return np.concatenate(xs), {"depth": np.concatenate(depths), "normals": np.concatenate(normals)}
-
-        def on_epoch_end(self):
-            self.epoch += 1
-
-    return Data()
-
-
-def oracle_image_data(steps, batch_size, size, lighting, kind="rig", workers=1, processes=False):
-    """The renders of `oracle_data` (same seeds) as whole images: ((B, H, W, 3 + K) image scaled to a maximum of
-    255 with the oracle values as constant channels, {"depth": (B, H, W, 1) centred, 0 off the sheet, "normals"})."""
-    import keras
-    import numpy as np
-
-    from keras_patchnet.data import render
-
-    class Data(keras.utils.PyDataset):
-        epoch = 0
-
-        def __init__(self):
-            super().__init__(workers=workers, use_multiprocessing=processes)
-
-        def __len__(self):
-            return steps
-
-        def __getitem__(self, i):
-            xs, depths, normals = [], [], []
-            for k in range(batch_size):
-                s = render(1_000_000 + (self.epoch * steps + i) * batch_size + k, size, size, lighting=lighting)
-                values, scaled = oracle_constants(s, kind)
                 scale = 255.0 / max(float(s.image.max()), 1e-6)
                 image = s.image.astype("float32") * scale
-                value = np.float32(values * (scale if scaled else 1.0))
-                const = np.broadcast_to(value, image.shape[:2] + (len(values),))
-                xs.append(np.concatenate([image, const], -1))
-                depths.append(np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None].astype("float32"))
-                normals.append(s.normals.astype("float32"))
-            return np.stack(xs), {"depth": np.stack(depths), "normals": np.stack(normals)}
+                const = np.broadcast_to(np.float32(values * (scale if scaled else 1.0)), (size, size, len(values)))
+                depth = np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None]
+                maps = [np.concatenate([image, const], -1), depth, s.normals]
+                if grid is not None:
+                    maps = [cut_patches(m, grid) for m in maps]
+                for out, m in zip((xs, depths, normals), maps):
+                    out.append(np.asarray(m, "float32"))
+            join = np.stack if grid is None else np.concatenate
+            return join(xs), {"depth": join(depths), "normals": join(normals)}
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -425,14 +396,10 @@ def main(argv=None):
             ESTIMATOR["net"] = estimator(len(REFERENCE_NORMALS), batch_norm=batch_norm)
             ESTIMATOR["net"].load_weights(args.estimator)
             net.load_weights(os.path.join(args.out, spec["init"], "model.weights.h5"))
-        if args.end_to_end:
-            data = oracle_image_data(
-                args.steps, args.batch_size, args.size, args.lighting, kind, args.workers, args.processes
-            )
-        else:
-            data = oracle_data(
-                args.steps, args.batch_size, args.size, args.lighting, pgrid, kind, args.workers, args.processes
-            )
+        cut = None if args.end_to_end else pgrid
+        data = oracle_data(
+            args.steps, args.batch_size, args.size, args.lighting, cut, kind, args.workers, args.processes
+        )
         samples = [
             render(s, args.size, args.size, lighting=args.lighting) for s in range(VAL_SEED, VAL_SEED + args.val_images)
         ]
