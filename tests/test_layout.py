@@ -65,9 +65,7 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     assert rows[0]["depth_ratio"] == start["depth_ratio"]  # --init: it starts where oracle-light ended
 
     # the rig-known network fed the rig classifier's four probabilities instead of the true rig (oracle-rig's channels)
-    head = _tool("light_estimator").estimator(4, batch_norm=True)
-    classifier = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]))
-    classifier.save_weights(str(tmp_path / "classifier.weights.h5"))
+    _tool("rig_classifier").classifier().save_weights(str(tmp_path / "classifier.weights.h5"))
     argv_rig = ["--variant", "estimated-rig", *argv[2:], str(tmp_path), "--lighting", "rig"]
     study.main([*argv_rig, "--classifier", str(tmp_path / "classifier.weights.h5")])
     rows = list(csv.DictReader(open(tmp_path / "estimated-rig" / "curve.csv")))
@@ -76,6 +74,11 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
 
     values, scaled = study.oracle_constants(render(1, 112, 112, lighting="rig"), "estimated-rig")
     assert values.shape == (4,) and abs(values.sum() - 255.0) < 1e-2 and not scaled  # probabilities, on 0-255
+
+    with pytest.raises(ValueError, match="--end-to-end is for the oracle variants"):
+        study.main([*argv, str(tmp_path), "--end-to-end"])
+    with pytest.raises(ValueError, match="estimated-rig variant needs --lighting rig"):
+        study.main([*argv_rig, "--lighting", "fixed"])
 
     # the end-to-end model stitches what the curve measures: the patches of the grid predict_oracle cuts
     from keras_patchnet.data import cut_patches

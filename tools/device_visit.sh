@@ -39,8 +39,8 @@ echo "visit: $(date -u) on $(nproc) cores; train backend $TRAIN_BACKEND, width $
 (nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU") | sed 's/^/visit: /'
 
 # The learning rate falls from 1e-3 to 0 over the run (--decay: session 12's continuations of the rig-known network
-# went from 0.91 / 0.77 to 0.77 / 0.70 of the plane with it). Renders in worker processes (threads share the GIL): forked from a process that holds JAX, which warns of a
-# possible deadlock; a time limit keeps a hang from eating the benchmarks' share (it keeps the last epoch's weights).
+# went from 0.91 / 0.77 to 0.77 / 0.70 of the plane with it). Renders in worker processes (threads share the GIL):
+# forked from a process that holds JAX, which warns of a possible deadlock; a time limit keeps a hang from eating the benchmarks' share (it keeps the last epoch's weights).
 limit=$("$PY" -c "print(round($TRAIN_MINUTES * 60 + 60))")
 KERAS_BACKEND=$TRAIN_BACKEND timeout "$limit" "$PY" tools/lighting_study.py --variant context --name context-gpu \
     --width "$WIDTH" --minutes "$TRAIN_MINUTES" --decay --out "$WORK/study" $TRAIN_ARGS || echo "visit: training exit $?"

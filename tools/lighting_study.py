@@ -106,17 +106,22 @@ def oracle_constants(sample, kind):
     return (oracle_brightness(sample), True) if kind == "light" else (oracle_rig(sample), False)
 
 
-def oracle_inputs(image, brightness, grid, scaled=True):
-    """(H, W, 3) uint8 image and its (K,) oracle values -> (N, P, P, 3 + K): the patches of the image scaled to
-    a maximum of 255 and the oracle values as constant channels (in the same scale when `scaled`)."""
+def oracle_image(image, brightness, scaled=True):
+    """(H, W, 3) uint8 image and its (K,) oracle values -> (H, W, 3 + K) float32: the image scaled to a maximum of
+    255 and the oracle values as constant channels (in the same scale when `scaled`)."""
     import numpy as np
 
+    scale = 255.0 / max(float(image.max()), 1e-6)
+    const = np.float32(brightness * (scale if scaled else 1.0))
+    const = np.broadcast_to(const, image.shape[:2] + (len(brightness),))
+    return np.concatenate([image.astype("float32") * scale, const], -1)
+
+
+def oracle_inputs(image, brightness, grid, scaled=True):
+    """`oracle_image` cut into the patches of `grid`: (N, P, P, 3 + K)."""
     from keras_patchnet.data import cut_patches
 
-    scale = 255.0 / max(float(image.max()), 1e-6)
-    patches = cut_patches(image.astype("float32") * scale, grid)
-    const = np.broadcast_to(np.float32(brightness * (scale if scaled else 1.0)), patches.shape[:3] + (len(brightness),))
-    return np.concatenate([patches, const], -1)
+    return cut_patches(oracle_image(image, brightness, scaled), grid)
 
 
 def oracle_data(steps, batch_size, size, lighting, grid, kind="light", workers=1, processes=False):
@@ -142,11 +147,8 @@ def oracle_data(steps, batch_size, size, lighting, grid, kind="light", workers=1
             for k in range(batch_size):
                 s = render(1_000_000 + (self.epoch * steps + i) * batch_size + k, size, size, lighting=lighting)
                 values, scaled = oracle_constants(s, kind)
-                scale = 255.0 / max(float(s.image.max()), 1e-6)
-                image = s.image.astype("float32") * scale
-                const = np.broadcast_to(np.float32(values * (scale if scaled else 1.0)), (size, size, len(values)))
                 depth = np.where(s.mask, s.depth - s.depth[s.mask].mean(), 0)[..., None]
-                maps = [np.concatenate([image, const], -1), depth, s.normals]
+                maps = [oracle_image(s.image, values, scaled), depth, s.normals]
                 if grid is not None:
                     maps = [cut_patches(m, grid) for m in maps]
                 for out, m in zip((xs, depths, normals), maps):
@@ -362,6 +364,8 @@ def main(argv=None):
     from keras_patchnet.training import VAL_SEED, build_for_fit, validation_curve
 
     spec = VARIANTS[args.variant]
+    if args.end_to_end and not spec.get("oracle"):
+        raise ValueError(f"--end-to-end is for the oracle variants. Received: --variant {args.variant}")
     out = os.path.join(args.out, args.name or args.variant)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(0)
@@ -376,15 +380,14 @@ def main(argv=None):
 
         pgrid = patch_grid(args.size, args.size, 64, 1)
         kind = spec["oracle"]
-        if kind in ("rig", "estimated-rig") and args.lighting != "rig":
-            raise ValueError(f"The {args.variant} variant needs --lighting rig. Received: --lighting {args.lighting}")
         rigs = kind in ("rig", "estimated-rig")
+        if rigs and args.lighting != "rig":
+            raise ValueError(f"The {args.variant} variant needs --lighting rig. Received: --lighting {args.lighting}")
         net = context_network(64, args.width, channels=3 + (4 if rigs else len(REFERENCE_NORMALS)))
         if kind == "estimated-rig":
-            from light_estimator import estimator
+            from rig_classifier import classifier
 
-            head = estimator(4, batch_norm=True)
-            ESTIMATOR["net"] = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
+            ESTIMATOR["net"] = classifier()
             ESTIMATOR["net"].load_weights(args.classifier)
         if kind == "estimated":
             import json
@@ -430,8 +433,6 @@ def main(argv=None):
         )
         net = model.patch_model
         predict = lambda x: predict_maps(model, x, 16)  # noqa: E731
-    if args.end_to_end and not spec.get("oracle"):
-        raise ValueError(f"--end-to-end is for the oracle variants. Received: --variant {args.variant}")
     if args.init:
         net.load_weights(args.init)
     val = render_batch(range(VAL_SEED, VAL_SEED + args.val_images), args.size, args.size, lighting=args.lighting)

@@ -39,6 +39,15 @@ def dataset(seeds, size, keep=True):
     return samples, np.stack(x).astype("float32"), np.asarray(y, "int32")
 
 
+def classifier():
+    """The light estimator's CNN with batch normalisation and a 4-way softmax: the rig's probabilities."""
+    import keras
+    from light_estimator import estimator
+
+    head = estimator(4, batch_norm=True)
+    return keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--study", default="runs/study")
@@ -55,7 +64,7 @@ def main(argv=None):
 
     import keras
     import numpy as np
-    from light_estimator import estimator, fit_on_budget
+    from light_estimator import fit_on_budget
     from lighting_study import context_network, predict_oracle
 
     from keras_patchnet.evaluation import flat_plane
@@ -72,8 +81,7 @@ def main(argv=None):
     n_val = max(args.val_images, args.classifier_val_images)
     val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size)
     render_s = time.time() - start
-    head = estimator(4, batch_norm=True)
-    net = keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
+    net = classifier()
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     x_cls, y_cls = x_val[: args.classifier_val_images], y_val[: args.classifier_val_images]
