@@ -24,14 +24,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 THUMB = 64
 
 
-def thumbnail(image):
-    """(H, W, 3) uint8 -> (64, 64, 3) float32 on the 0-255 scale of the image scaled to a maximum of 255."""
+def thumbnail(image, size=THUMB):
+    """(H, W, 3) uint8 -> (size, size, 3) float32 on the 0-255 scale of the image scaled to a maximum of 255 (not
+    resized when the image is size x size already)."""
     import numpy as np
 
     from keras_patchnet.data.dataset import shrink
 
     scale = 255.0 / max(float(image.max()), 1e-6)
-    return np.clip(shrink(image.astype("float32") * scale, (THUMB, THUMB)), 0, 255)
+    x = image.astype("float32") * scale
+    return np.clip(x if x.shape[:2] == (size, size) else shrink(x, (size, size)), 0, 255)
 
 
 def targets(sample):
@@ -41,13 +43,13 @@ def targets(sample):
     return oracle_brightness(sample) * (1.0 / max(float(sample.image.max()), 1e-6))
 
 
-def estimator(outputs=9, batch_norm=False, name="light_estimator"):
+def estimator(outputs=9, batch_norm=False, name="light_estimator", size=THUMB):
     """The whole-image CNN; `batch_norm`: each convolution followed by batch normalisation (without it, the rig
     classifier's loss stayed at ln 4 for 4 epochs: no learning at all)."""
     import keras
     from keras import layers
 
-    inputs = keras.Input((THUMB, THUMB, 3))
+    inputs = keras.Input((size, size, 3))
     x = layers.Rescaling(1 / 255.0)(inputs)
     for filters in (16, 32, 64, 128):
         for strides in (1, 2):
@@ -62,10 +64,10 @@ def estimator(outputs=9, batch_norm=False, name="light_estimator"):
 MIRROR = [0, 5, 4, 3, 2, 1, 8, 7, 6]
 
 
-def fit_on_budget(net, train, validation, out, monitor, minutes, start):
+def fit_on_budget(net, train, validation, out, monitor, minutes, start, callbacks=()):
     """Fits `net` on (x, y) `train` until `minutes` past `start` (checked after each epoch), keeping the weights of
     the epoch best on `validation` by `monitor` in <out>/<net.name>.weights.h5 (reloaded at the end), the curve in
-    <out>/curve.csv. Returns the number of epochs."""
+    <out>/curve.csv; `callbacks`: more of them (e.g. a learning rate schedule). Returns the number of epochs."""
     import keras
 
     class Stop(keras.callbacks.Callback):
@@ -76,7 +78,7 @@ def fit_on_budget(net, train, validation, out, monitor, minutes, start):
     path = os.path.join(out, f"{net.name}.weights.h5")
     best = keras.callbacks.ModelCheckpoint(path, monitor=monitor, save_best_only=True, save_weights_only=True)
     log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
-    callbacks = [Stop(), best, log]
+    callbacks = [*callbacks, Stop(), best, log]
     fit = net.fit(*train, batch_size=32, epochs=1000, validation_data=validation, callbacks=callbacks, verbose=2)
     net.load_weights(path)
     return len(fit.history["loss"])

@@ -8,7 +8,8 @@ four rigs lit it, and feed the guess to the oracle-rig patch network.
    `lighting="rig"` training renders (never VAL_SEED); the epoch kept is the one with the best accuracy on
    `--classifier-val-images` VAL_SEED renders. No flips: a mirrored rig is not one of the four.
 2. The oracle-rig network (<study>/oracle-rig/model.weights.h5, or --patch-net) predicts with the guessed rig
-   (one-hot, argmax) on the study's validation renders, next to the true rig and the most frequent training rig.
+   (one-hot, argmax) and with the four probabilities (times 255) on the study's validation renders, next to the
+   true rig and the most frequent training rig.
 Writes <study>/<name>/result.json (accuracy, its confusion matrix, the ratios to the flat plane) and the
 classifier's weights and curve.
 """
@@ -23,7 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def dataset(seeds, size, keep=True):
+def dataset(seeds, size, keep=True, thumb=64):
+    """Samples (when `keep`), float16 thumbnails (thumb x thumb; the whole render when thumb == size) and rigs."""
     import numpy as np
     from light_estimator import thumbnail
 
@@ -32,19 +34,20 @@ def dataset(seeds, size, keep=True):
     samples, x, y = [], [], []
     for seed in seeds:
         s = render(int(seed), size, size, lighting="rig")
-        x.append(thumbnail(s.image).astype("float16"))
+        x.append(thumbnail(s.image, thumb).astype("float16"))
         y.append(s.params["n_lights"] - 1)  # the rigs have 1, 2, 3 and 4 lights
         if keep:
             samples.append(s)
-    return samples, np.stack(x).astype("float32"), np.asarray(y, "int32")
+    return samples, np.stack(x), np.asarray(y, "int32")
 
 
-def classifier():
-    """The light estimator's CNN with batch normalisation and a 4-way softmax: the rig's probabilities."""
+def classifier(thumb=64):
+    """The light estimator's CNN with batch normalisation and a 4-way softmax: the rig's probabilities, from a
+    thumb x thumb thumbnail."""
     import keras
     from light_estimator import estimator
 
-    head = estimator(4, batch_norm=True)
+    head = estimator(4, batch_norm=True, size=thumb)
     return keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
 
 
@@ -59,13 +62,16 @@ def main(argv=None):
     p.add_argument("--patch-net", help="oracle-rig weights (default: <study>/oracle-rig/model.weights.h5)")
     p.add_argument("--width", type=int, default=8, help="that network's base width")
     p.add_argument("--name", default="rig-classifier", help="the run's folder under --study")
+    p.add_argument("--thumb", type=int, default=64, help="the classifier's input size (--size: the whole render)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--decay", action="store_true", help="the learning rate falls to 0 along a cosine over --minutes")
     p.add_argument("--reuse", action="store_true", help="load the classifier saved by an earlier run, train nothing")
     args = p.parse_args(argv)
 
     import keras
     import numpy as np
     from light_estimator import fit_on_budget
-    from lighting_study import context_network, predict_oracle
+    from lighting_study import context_network, cosine_to_zero, predict_oracle
 
     from keras_patchnet.evaluation import flat_plane
     from keras_patchnet.metrics import evaluate_maps
@@ -77,12 +83,13 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     start = time.time()
     if not args.reuse:
-        _, x_train, y_train = dataset(range(3_000_000, 3_000_000 + args.train_images), args.size, keep=False)
+        train_seeds = range(3_000_000, 3_000_000 + args.train_images)
+        _, x_train, y_train = dataset(train_seeds, args.size, keep=False, thumb=args.thumb)
     n_val = max(args.val_images, args.classifier_val_images)
-    val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size)
+    val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size, thumb=args.thumb)
     render_s = time.time() - start
-    net = classifier()
-    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    net = classifier(args.thumb)
+    net.compile(optimizer=keras.optimizers.Adam(args.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     x_cls, y_cls = x_val[: args.classifier_val_images], y_val[: args.classifier_val_images]
     if args.reuse:
@@ -90,9 +97,12 @@ def main(argv=None):
         earlier = json.load(open(os.path.join(out, "result.json")))
         epochs, train_s, frequent = earlier["epochs"], earlier["train_seconds"], earlier["most_frequent_rig"]
     else:
-        epochs = fit_on_budget(net, (x_train, y_train), (x_cls, y_cls), out, "val_accuracy", args.minutes, start)
+        schedule = [cosine_to_zero(args.lr, args.minutes * 60 - render_s, start + render_s)] if args.decay else []
+        train, check = (x_train, y_train), (x_cls, y_cls)
+        epochs = fit_on_budget(net, train, check, out, "val_accuracy", args.minutes, start, callbacks=schedule)
         train_s, frequent = round(time.time() - start - render_s), int(np.bincount(y_train).argmax())
-    guess = np.argmax(np.asarray(net.predict(x_cls, verbose=0)), -1)
+    probabilities = np.asarray(net.predict(x_val, verbose=0))
+    guess = np.argmax(probabilities[: args.classifier_val_images], -1)
     confusion = np.zeros((4, 4), int)
     np.add.at(confusion, (y_cls, guess), 1)
 
@@ -105,8 +115,9 @@ def main(argv=None):
     flat_d, flat_n = flat_plane(truth_d, truth_n)
     flat = evaluate_maps(truth_d, flat_d, truth_n, flat_n)["mean"]
 
-    def ratios(labels):
-        depth, normals = predict_oracle(patch_net, val, grid, brightness=255.0 * np.eye(4)[labels], kind="rig")
+    def ratios(labels=None, probabilities=None):
+        rig = 255.0 * (np.eye(4)[labels] if probabilities is None else probabilities)
+        depth, normals = predict_oracle(patch_net, val, grid, brightness=rig, kind="rig")
         got = evaluate_maps(truth_d, depth, truth_n, normals)["mean"]
         return {k: round(got[k] / flat[k], 3) for k in ("depth_mae_mm", "mean_angle_deg")}
 
@@ -122,6 +133,7 @@ def main(argv=None):
         "ratio_true_rig": ratios(y_val[: args.val_images]),
         "ratio_guessed_rig": ratios(guess[: args.val_images]),
         "ratio_most_frequent_rig": ratios(np.full(args.val_images, frequent)),
+        "ratio_probabilities": ratios(probabilities=probabilities[: args.val_images]),
     }
     print(json.dumps(result, indent=1))
     with open(os.path.join(out, "result.json"), "w") as f:
