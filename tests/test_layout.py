@@ -75,6 +75,13 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     values, scaled = study.oracle_constants(render(1, 112, 112, lighting="rig"), "estimated-rig")
     assert values.shape == (4,) and abs(values.sum() - 255.0) < 1e-2 and not scaled  # probabilities, on 0-255
 
+    # --thumb 112 on 112^2 renders: the classifier sees the whole render, scaled to a maximum of 255, not resized
+    _, x, y = _tool("rig_classifier").dataset([1, 2], 112, keep=False, thumb=112)
+    image = render(1, 112, 112, lighting="rig").image.astype("float32")
+    np.testing.assert_allclose(x[0], image * (255.0 / image.max()), rtol=1e-3, atol=0.1)  # stored as float16
+    assert x.shape == (2, 112, 112, 3) and x.dtype == np.float16 and set(y) <= {0, 1, 2, 3}
+    assert _tool("rig_classifier").classifier(112).input_shape == (None, 112, 112, 3)
+
     with pytest.raises(ValueError, match="--end-to-end is for the oracle variants"):
         study.main([*argv, str(tmp_path), "--end-to-end"])
     with pytest.raises(ValueError, match="estimated-rig variant needs --lighting rig"):
