@@ -79,7 +79,8 @@ def fit_on_budget(net, train, validation, out, monitor, minutes, start, callback
     best = keras.callbacks.ModelCheckpoint(path, monitor=monitor, save_best_only=True, save_weights_only=True)
     log = keras.callbacks.CSVLogger(os.path.join(out, "curve.csv"))
     callbacks = [*callbacks, Stop(), best, log]
-    fit = net.fit(*train, batch_size=32, epochs=1000, validation_data=validation, callbacks=callbacks, verbose=2)
+    sizes = {"batch_size": 32} if len(train) == 2 else {}  # (x, y) arrays, or (a dataset,)
+    fit = net.fit(*train, **sizes, epochs=1000, validation_data=validation, callbacks=callbacks, verbose=2)
     net.load_weights(path)
     return len(fit.history["loss"])
 
