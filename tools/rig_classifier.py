@@ -96,11 +96,8 @@ def main(argv=None):
     import keras
     import numpy as np
     from light_estimator import fit_on_budget
-    from lighting_study import context_network, cosine_to_zero, predict_oracle
+    from lighting_study import cosine_to_zero
 
-    from keras_patchnet.evaluation import flat_plane
-    from keras_patchnet.metrics import evaluate_maps
-    from keras_patchnet.ops.grid import patch_grid
     from keras_patchnet.training import VAL_SEED
 
     out = os.path.join(args.study, args.name)
@@ -131,10 +128,42 @@ def main(argv=None):
     confusion = np.zeros((4, 4), int)
     np.add.at(confusion, (y_cls, guess), 1)
 
-    val = val[: args.val_images]
-    grid = patch_grid(args.size, args.size, 64, 1)
-    patch_net = context_network(64, args.width, channels=3 + 4)
-    patch_net.load_weights(args.patch_net or os.path.join(args.study, "oracle-rig", "model.weights.h5"))
+    result = {
+        "command": "python tools/rig_classifier.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "train_images": args.train_images,
+        "train_seconds": train_s,
+        "epochs": epochs,
+        "most_frequent_rig": frequent,
+        "val_accuracy": round(float(np.mean(guess == y_cls)), 4),
+        "most_frequent_share": round(float(np.mean(y_cls == frequent)), 4),
+        "confusion_rows_true_cols_guess_rigs_by_light_count": confusion.tolist(),
+    }
+    if args.reuse:  # the training run's own command and data; this call only adds the ratios
+        result.update(command=earlier["command"], train_images=earlier["train_images"], reuse_command=result["command"])
+    path = args.patch_net or os.path.join(args.study, "oracle-rig", "model.weights.h5")
+    if os.path.exists(path):  # the classifier's own figures stand without it (--reuse adds the ratios later)
+        result.update(patch_net_ratios(path, args.width, val[: args.val_images], y_val, guess, frequent, probabilities))
+    else:
+        print(f"no rig-known network at {path}: ratios left out; add them later with --reuse --patch-net")
+    print(json.dumps(result, indent=1))
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def patch_net_ratios(path, width, val, labels, guess, frequent, probabilities):
+    """Ratios to the flat plane of the rig-known network at `path` on the renders `val`, given each render's true rig,
+    the classifier's guess, the most frequent rig and the classifier's probabilities as its rig channels."""
+    import numpy as np
+    from lighting_study import context_network, predict_oracle
+
+    from keras_patchnet.evaluation import flat_plane
+    from keras_patchnet.metrics import evaluate_maps
+    from keras_patchnet.ops.grid import patch_grid
+
+    n, size = len(val), val[0].image.shape[0]
+    grid = patch_grid(size, size, 64, 1)
+    patch_net = context_network(64, width, channels=3 + 4)
+    patch_net.load_weights(path)
     truth_d = np.stack([s.depth for s in val])[..., None]
     truth_n = np.stack([s.normals for s in val])
     flat_d, flat_n = flat_plane(truth_d, truth_n)
@@ -146,23 +175,13 @@ def main(argv=None):
         got = evaluate_maps(truth_d, depth, truth_n, normals)["mean"]
         return {k: round(got[k] / flat[k], 3) for k in ("depth_mae_mm", "mean_angle_deg")}
 
-    result = {
-        "command": "python tools/rig_classifier.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "train_images": args.train_images,
-        "train_seconds": train_s,
-        "epochs": epochs,
-        "most_frequent_rig": frequent,
-        "val_accuracy": round(float(np.mean(guess == y_cls)), 4),
-        "most_frequent_share": round(float(np.mean(y_cls == frequent)), 4),
-        "confusion_rows_true_cols_guess_rigs_by_light_count": confusion.tolist(),
-        "ratio_true_rig": ratios(y_val[: args.val_images]),
-        "ratio_guessed_rig": ratios(guess[: args.val_images]),
-        "ratio_most_frequent_rig": ratios(np.full(args.val_images, frequent)),
-        "ratio_probabilities": ratios(probabilities=probabilities[: args.val_images]),
+    return {
+        "patch_net": path,
+        "ratio_true_rig": ratios(labels[:n]),
+        "ratio_guessed_rig": ratios(guess[:n]),
+        "ratio_most_frequent_rig": ratios(np.full(n, frequent)),
+        "ratio_probabilities": ratios(probabilities=probabilities[:n]),
     }
-    print(json.dumps(result, indent=1))
-    with open(os.path.join(out, "result.json"), "w") as f:
-        json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":
