@@ -9,7 +9,8 @@ four rigs lit it, and feed the guess to the oracle-rig patch network.
    `--classifier-val-images` VAL_SEED renders. No flips: a mirrored rig is not one of the four.
 2. The oracle-rig network (<study>/oracle-rig/model.weights.h5, or --patch-net) predicts with the guessed rig
    (one-hot, argmax) and with the four probabilities (times 255) on the study's validation renders, next to the
-   true rig and the most frequent training rig.
+   true rig and the most frequent training rig. When that network is not there yet (it may still be training), the
+   ratios are left out and `--reuse --patch-net ...` adds them later to the saved classifier's result.
 Writes <study>/<name>/result.json (accuracy, its confusion matrix, the ratios to the flat plane) and the
 classifier's weights and curve.
 """
@@ -92,6 +93,9 @@ def main(argv=None):
     p.add_argument("--decay", action="store_true", help="the learning rate falls to 0 along a cosine over --minutes")
     p.add_argument("--reuse", action="store_true", help="load the classifier saved by an earlier run, train nothing")
     args = p.parse_args(argv)
+    patch_net = args.patch_net or os.path.join(args.study, "oracle-rig", "model.weights.h5")
+    if args.reuse and not os.path.exists(patch_net):  # --reuse has nothing to add without it
+        p.error(f"--patch-net: no rig-known network at {patch_net}")
 
     import keras
     import numpy as np
@@ -140,11 +144,11 @@ def main(argv=None):
     }
     if args.reuse:  # the training run's own command and data; this call only adds the ratios
         result.update(command=earlier["command"], train_images=earlier["train_images"], reuse_command=result["command"])
-    path = args.patch_net or os.path.join(args.study, "oracle-rig", "model.weights.h5")
-    if os.path.exists(path):  # the classifier's own figures stand without it (--reuse adds the ratios later)
-        result.update(patch_net_ratios(path, args.width, val[: args.val_images], y_val, guess, frequent, probabilities))
+    if os.path.exists(patch_net):  # the classifier's own figures stand without it (--reuse adds the ratios later)
+        ratios = patch_net_ratios(patch_net, args.width, val[: args.val_images], y_val, guess, frequent, probabilities)
+        result.update(ratios)
     else:
-        print(f"no rig-known network at {path}: ratios left out; add them later with --reuse --patch-net")
+        print(f"no rig-known network at {patch_net}: ratios left out; add them later with --reuse --patch-net")
     print(json.dumps(result, indent=1))
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
