@@ -92,32 +92,44 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--decay", action="store_true", help="the learning rate falls to 0 along a cosine over --minutes")
     p.add_argument("--reuse", action="store_true", help="load the classifier saved by an earlier run, train nothing")
+    p.add_argument("--init", help="classifier weights (.weights.h5) to start training from: a second stage")
+    p.add_argument("--first-seed", type=int, default=3_000_000, help="the first training render's seed")
     args = p.parse_args(argv)
     patch_net = args.patch_net or os.path.join(args.study, "oracle-rig", "model.weights.h5")
     if args.reuse and not os.path.exists(patch_net):  # --reuse has nothing to add without it
         p.error(f"--patch-net: no rig-known network at {patch_net}")
+    if args.init and not os.path.exists(args.init):
+        p.error(f"--init: no classifier weights at {args.init}")
+    from keras_patchnet.constants import TEST_SEED, VAL_SEED
+
+    n_val = max(args.val_images, args.classifier_val_images)
+    last = args.first_seed + args.train_images
+    if args.first_seed < 0 or last > TEST_SEED or (args.first_seed < VAL_SEED + n_val and last > VAL_SEED):
+        p.error(
+            f"--first-seed: training seeds [{args.first_seed}, {last}) must miss the validation seeds "
+            f"[{VAL_SEED}, {VAL_SEED + n_val}) and stay below the test split's {TEST_SEED}"
+        )
 
     import keras
     import numpy as np
     from light_estimator import fit_on_budget
     from lighting_study import cosine_to_zero
 
-    from keras_patchnet.training import VAL_SEED
-
     out = os.path.join(args.study, args.name)
     os.makedirs(out, exist_ok=True)
     keras.utils.set_random_seed(0)
     start = time.time()
     if not args.reuse:
-        train_seeds = range(3_000_000, 3_000_000 + args.train_images)
+        train_seeds = range(args.first_seed, args.first_seed + args.train_images)
         _, x_train, y_train = dataset(train_seeds, args.size, keep=False, thumb=args.thumb)
-    n_val = max(args.val_images, args.classifier_val_images)
     val, x_val, y_val = dataset(range(VAL_SEED, VAL_SEED + n_val), args.size, thumb=args.thumb)
     render_s = time.time() - start
     net = classifier(args.thumb)
     net.compile(optimizer=keras.optimizers.Adam(args.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     x_cls, y_cls = x_val[: args.classifier_val_images], y_val[: args.classifier_val_images]
+    if args.init:
+        net.load_weights(args.init)
     if args.reuse:
         net.load_weights(os.path.join(out, "classifier.weights.h5"))
         earlier = json.load(open(os.path.join(out, "result.json")))
