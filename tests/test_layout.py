@@ -145,3 +145,19 @@ def test_the_convex_concave_twin_is_the_same_image_but_for_perspective():
     assert np.abs(image - twin).mean() < 1.5 < 3 < perspective
     row = ambiguity.measure([sample], "plane")
     assert row["twin_depth_mm"] < row["plane_depth_mm"]  # reflected about its best-fit plane, the tilt stays
+
+
+def test_the_rig_classifier_refuses_training_seeds_that_meet_the_validation_ones(capsys):
+    """tools/rig_classifier.py: a second stage's fresh renders (--first-seed) may not reach into the validation
+    seeds it is scored on, and --init names a file that exists; both are refused before anything is rendered."""
+    tool = _tool("rig_classifier")
+    from keras_patchnet.constants import VAL_SEED
+
+    for argv, words in [
+        (["--first-seed", str(VAL_SEED - 10), "--train-images", "100"], "--first-seed: training seeds"),
+        (["--first-seed", "-1"], "--first-seed: training seeds"),
+        (["--init", "no-such.weights.h5"], "--init: no classifier weights at no-such.weights.h5"),
+    ]:
+        with pytest.raises(SystemExit):
+            tool.main(argv)
+        assert words in capsys.readouterr().err
