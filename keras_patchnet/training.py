@@ -2,7 +2,8 @@
 `examples/train_from_scratch.py`.
 
 Patch-mode training (the report's way): patches from synthetic renders drawn afresh every epoch (or from a dataset
-folder in the real dataset's layout), flips and light jitter (none under the calibrated `lighting="fixed"`), Adam
+folder in the real dataset's layout), flips and light jitter (none under the calibrated `lighting="fixed"`, nor in
+a mixture of lightings that holds it, e.g. `lighting="fixed,rig,random"`: images lit in turn by each), Adam
 with a cosine learning-rate decay and gradient clipping, the report's loss (masked shift-invariant L1 on depth
 + 10 * angle / pi + unit-length term on normals,
 mean over patches). `keras.callbacks.BackupAndRestore` saves the state after every epoch, so running the same
@@ -257,6 +258,13 @@ def _sources(cfg):
     return train, test, test
 
 
+def _lightings(cfg):
+    """The distinct lightings of cfg["lighting"] (one, or a mixture such as "fixed,rig,random"), in order."""
+    from keras_patchnet.data.dataset import parse_lightings
+
+    return tuple(dict.fromkeys(parse_lightings(cfg["lighting"])))
+
+
 def train(**kwargs):
     """Trains (or resumes) a model with the recipe above; returns the metrics dict also written to metrics.json.
 
@@ -277,6 +285,8 @@ def train(**kwargs):
     sizes = _numbers(cfg["curve_sizes"], int, "curve_sizes") or ()
     if any(size < 1 for size in sizes):
         raise ValueError(f"`curve_sizes` must be positive image sizes. Received: {cfg['curve_sizes']!r}")
+    if cfg["data"] == "synthetic":
+        _lightings(cfg)  # a ValueError naming `lighting` before anything is written
     _numbers(cfg["scales"], float, "scales")  # checked here, before anything is written; the range by SyntheticSource
     if cfg["dtype_policy"] not in DTYPE_POLICIES:
         policy = cfg["dtype_policy"]
@@ -308,7 +318,9 @@ def _train(cfg):
     )
     train_source, val_source, test_split = _sources(cfg)
     patches = dict(mode="patches", **model.data_settings)  # the model's grid and intensity, never a copy
-    calibrated = cfg["data"] == "synthetic" and cfg["lighting"] == "fixed"  # no jitter, no flips (see render)
+    # no jitter and no flips where any image is under the calibrated light (a flip would move it; see render)
+    lightings = _lightings(cfg) if cfg["data"] == "synthetic" else ()
+    calibrated = "fixed" in lightings
     data = PatchNetDataset(
         train_source, batch_size=cfg["batch_size"], augment=not calibrated, seed=cfg["seed"], **patches
     )
@@ -333,14 +345,15 @@ def _train(cfg):
 
         n = min(cfg["curve_images"], cfg["val_images"])
         sets = []
-        for size in _numbers(cfg["curve_sizes"], int, "curve_sizes") or (cfg["image_size"],):
-            curve = render_batch(
-                range(VAL_SEED, VAL_SEED + n), size, size, lighting=cfg["lighting"], world=cfg["world"]
-            )
-            images = curve["images"].astype("float32")
-            sets.append(
-                (str(size), lambda images=images: predict_maps(model, images, 16), curve["depth"], curve["normals"])
-            )
+        # one set per size and per lighting of a mixture (the first is unlabelled: depth_ratio, angle_ratio)
+        for light in lightings:
+            for size in _numbers(cfg["curve_sizes"], int, "curve_sizes") or (cfg["image_size"],):
+                curve = render_batch(range(VAL_SEED, VAL_SEED + n), size, size, lighting=light, world=cfg["world"])
+                images = curve["images"].astype("float32")
+                label = str(size) if len(lightings) == 1 else f"{light}_{size}" if cfg["curve_sizes"] else light
+                sets.append(
+                    (label, lambda images=images: predict_maps(model, images, 16), curve["depth"], curve["normals"])
+                )
         path = os.path.join(cfg["out"], "curve.csv")
         callbacks.append(validation_curve(*sets[0][1:], path, more=sets[1:]))
     if cfg["time_budget"]:
@@ -364,9 +377,15 @@ def _train(cfg):
     with open(os.path.join(cfg["out"], "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     if test_split is None:
-        result = evaluate_synthetic(
-            model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=cfg["lighting"], world=cfg["world"]
-        )
+        held_out = [
+            evaluate_synthetic(
+                model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=light, world=cfg["world"]
+            )
+            for light in lightings
+        ]
+        result = held_out[0]  # a mixture: the first lighting here, every one under "lightings"
+        if len(lightings) > 1:
+            result["lightings"] = {r["lighting"]: {k: r[k] for k in ("model", "flat_plane")} for r in held_out}
     else:
         result = evaluate_dataset(model, test_split)
         result.pop("per_image", None)

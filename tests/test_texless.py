@@ -148,6 +148,23 @@ def test_augmentation_flips_normals_consistently():
     assert 0 < flipped < 8
 
 
+def test_a_mixture_of_lightings_lights_sample_i_by_entry_i_modulo_their_number():
+    from keras_patchnet.data import render
+
+    src = SyntheticSource(6, 32, 32, seed=2, resample=False, lighting="fixed,rig,random")
+    assert src.lightings == ("fixed", "rig", "random")
+    for i, light in enumerate(["fixed", "rig", "random"] * 2):
+        expected = render(np.random.default_rng([2, 0, i]), 32, 32, None, light).image
+        np.testing.assert_array_equal(src.load(i)["image"], expected)
+    assert SyntheticSource(2, 32, 32, lighting=("rig", "fixed")).lightings == ("rig", "fixed")
+
+
+@pytest.mark.parametrize("lighting", ["", "fixed,sun", "fixed,,rig", ("rig", 3), 5])
+def test_a_bad_lighting_is_refused_by_name(lighting):
+    with pytest.raises(ValueError, match="`lighting` must be one of"):
+        SyntheticSource(2, 32, 32, lighting=lighting)
+
+
 def test_bad_arguments():
     src = SyntheticSource(2, 32, 32)
     with pytest.raises(ValueError, match="`mode` must be one of"):

@@ -94,6 +94,7 @@ def test_data_without_a_length_is_refused_by_name():
         ("curve_sizes", "112,big", "must be comma-separated ints"),
         ("curve_sizes", "112,0", "must be positive image sizes"),
         ("dtype_policy", "mixed_float16", "must be one of"),
+        ("lighting", "fixed,sun", "must be one of"),
     ],
 )
 def test_bad_options_are_refused_by_name_before_anything_runs(tmp_path, key, value, message):

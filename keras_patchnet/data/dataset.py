@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_patchnet.constants import INTENSITIES
+from keras_patchnet.constants import INTENSITIES, LIGHTINGS
 from keras_patchnet.data.augment import augment as augment_sample
 from keras_patchnet.data.synthetic import render
 from keras_patchnet.ops.grid import patch_grid
@@ -21,7 +21,9 @@ class SyntheticSource:
         seed: base seed; a held-out split uses a different one (see `keras_patchnet.data.TEST_SEED`).
         kind: surface kind or None (mixed).
         resample: draw new samples each epoch (the renderer is cheap), else the same ones every epoch.
-        lighting: "rig", "random" or "fixed" (see `render`).
+        lighting: "rig", "random" or "fixed" (see `render`), or a mixture: several of them as a tuple or a
+            comma-separated string ("fixed,rig,random"); sample i is lit by entry i modulo their number, so
+            "fixed,fixed,rig,random" gives half the samples the calibrated light and a quarter each the others.
         world: "standard" or "wide" (see `render`).
         scales: None (default): every image rendered at (height, width). A pair (low, high) with 1 <= low <= high:
             multi-scale samples, as a preset with a `working_width` sees larger photos: a quarter of the samples are
@@ -43,7 +45,7 @@ class SyntheticSource:
         scales=None,
     ):
         self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
-        self.lighting, self.world = lighting, world
+        self.lighting, self.lightings, self.world = lighting, parse_lightings(lighting), world
         self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
         if scales is not None:
             ok = isinstance(scales, (tuple, list)) and len(scales) == 2
@@ -60,18 +62,35 @@ class SyntheticSource:
     def load(self, index):
         epoch = self.epoch if self.resample else 0
         key = [self.seed, epoch, int(index)]
-        s = render(np.random.default_rng(key), self.height, self.width, self.kind, self.lighting, self.world)
+        lighting = self.lightings[int(index) % len(self.lightings)]
+        s = render(np.random.default_rng(key), self.height, self.width, self.kind, lighting, self.world)
         sample = {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
         if self.scales is not None:
             factor = _draw_scale(np.random.default_rng(key + [1]), *self.scales)
             if factor != 1.0:
                 size = (round(self.height * factor), round(self.width * factor))
-                large = render(np.random.default_rng(key), *size, self.kind, self.lighting, self.world).image
+                large = render(np.random.default_rng(key), *size, self.kind, lighting, self.world).image
                 sample["image"] = shrink(large, (self.height, self.width))
         return sample
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+def parse_lightings(lighting):
+    """A lighting or a mixture of them ("fixed,rig,random" or a tuple) -> a non-empty tuple of `LIGHTINGS` names;
+    a ValueError naming `lighting` otherwise."""
+    names = lighting.split(",") if isinstance(lighting, str) else lighting
+    try:
+        names = tuple(str(n).strip() for n in names)
+    except TypeError:
+        names = ()
+    if not names or any(n not in LIGHTINGS for n in names):
+        raise ValueError(
+            f"`lighting` must be one of {LIGHTINGS} or a comma-separated mixture of them, e.g. 'fixed,rig,random'. "
+            f"Received: lighting={lighting!r}"
+        )
+    return names
 
 
 def _draw_scale(rng, low, high):
