@@ -145,7 +145,8 @@ def main(argv=None):
         recipes = [_recipe(run) for run in args.earlier] + [recipe]
         stages = [_stage(r, staged=len(recipes) > 1) for r in recipes]
     seeds = ", ".join(str(s["args"].get("seed", recipe["seed"])) for s in stages)
-    size, lighting = metrics["image_size"], metrics.get("lighting", "rig")
+    size, lighting = metrics["image_size"], metrics.get("lighting", "rig")  # the held-out split's (a mixture's first)
+    trained_lighting = recipe.get("lighting", lighting)  # one lighting or a mixture, "fixed,rig,random"
     # measured again on the model as shipped (its grid may differ from the run's), by the card's command
     measured = evaluate_synthetic(model, metrics["num_images"], size, seed=TEST_SEED, lighting=lighting)
     print(
@@ -165,7 +166,7 @@ def main(argv=None):
             shutil.copyfile(os.path.join(run, "curve.csv"), os.path.join(folder, f"curve-stage{i}.csv"))
             stage["curve"] = f"curve-stage{i}.csv"
     training = {
-        "data": f"synthetic renders ({size}x{size}, lighting={lighting!r}), new renders every epoch, "
+        "data": f"synthetic renders ({size}x{size}, lighting={trained_lighting!r}), new renders every epoch, "
         f"seeds (TRAIN_SEED={seeds}, epoch, i)",
         "hardware": args.hardware,
         "time": args.time,
@@ -185,7 +186,7 @@ def main(argv=None):
         config.get("intensity", "patch"),
         trained_on=(
             f"{size}x{size} renders with patches of {config['patch_size']} (a surface of about 0.3 m at 1.0-1.4 m "
-            f"filling about half the image), lighting={lighting!r}"
+            f"filling about half the image), lighting={trained_lighting!r}"
         ),
         working_width=config["working_width"],
         working_interpolation=config.get("working_interpolation", "bilinear"),
