@@ -22,6 +22,31 @@ def test_patches_are_the_image_crops_at_the_grid_origins():
                 k += 1
 
 
+# More than 8 windows an axis on a regular grid takes the blocked cut (`ops.patches._cut_axis`): 60 x 44 with P = 8 and
+# overlap 4 is regular on both axes (14 x 10 windows, stride 4); 61 x 44 is irregular in y; P = 12 with overlap 4
+# has a stride (8) that does not divide P, so it keeps one slice a window.
+@pytest.mark.parametrize(
+    "size, patch_size, overlap, regular",
+    [((60, 44), 8, 4, (4, 4)), ((61, 44), 8, 4, (None, 4)), ((92, 76), 12, 4, (None, None)), ((20, 100), 4, 3, (1, 1))],
+)
+def test_crops_on_grids_of_many_windows(size, patch_size, overlap, regular):
+    from keras_patchnet.ops.patches import regular_step
+
+    layer = PatchExtract(patch_size, min_overlap=overlap)
+    g = layer.grid(*size)
+    assert (regular_step(g.origins_y, patch_size), regular_step(g.origins_x, patch_size)) == regular
+    assert len(g.origins_y) > 8 and len(g.origins_x) > 8
+    x = np.random.default_rng(5).random((2, *size, 3)).astype("float32")
+    expected = np.stack(
+        [x[b, oy : oy + patch_size, ox : ox + patch_size] for b in range(2) for oy in g.origins_y for ox in g.origins_x]
+    )
+    np.testing.assert_array_equal(to_numpy(layer(x)), expected)
+    inp = keras.Input(x.shape[1:])  # a None batch, compiled
+    model = keras.Model(inp, layer(inp))
+    model.compile(jit_compile=BACKEND != "torch")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+
+
 def test_image_smaller_than_a_patch_is_zero_padded():
     x = np.ones((1, 20, 30, 1), "float32")
     patches = to_numpy(PatchExtract(32, min_overlap=8)(x))

@@ -69,9 +69,37 @@ def _slice(x, start, stop, axis):
     return x[tuple(index)]
 
 
+# XLA's CPU backend fuses a concatenation of up to 8 slices into one loop; with more it copies every slice apart
+# and the cut costs 4-5x more a pixel (TensorFlow, one core: 1.1 ns a patch pixel for 7 windows, 4.7 for 15).
+_FUSED_WINDOWS = 8
+
+
+def regular_step(origins, size):
+    """The stride s when the windows [o, o + size) start at 0, s, 2 s, ... and `size` is a multiple of s (the
+    grid's rows then are k = size / s shifted views of one array of s-pixel blocks), else None."""
+    if len(origins) < 2:
+        return None
+    s = int(origins[1]) - int(origins[0])
+    if s <= 0 or size % s or any(int(o) != i * s for i, o in enumerate(origins)):
+        return None
+    return s
+
+
 def _cut_axis(x, origins, size, axis):
-    """Stacks the windows [o, o + size) of `axis` for every origin o on a new axis before it (static slices)."""
-    return ops.stack([_slice(x, o, o + size, axis) for o in origins], axis=axis)
+    """Stacks the windows [o, o + size) of `axis` for every origin o on a new axis before it (static slices).
+
+    On a regular grid of more than `_FUSED_WINDOWS` windows the axis is cut into blocks of the stride s once, and
+    the windows are k = size / s shifted slices of the blocks: k slices instead of one per window, whatever the
+    size (the same values, 3-5x faster from 1024² up on XLA's CPU backend)."""
+    s = regular_step(origins, size)
+    if s is None or len(origins) <= _FUSED_WINDOWS or sum(d is None for d in x.shape) > 1:
+        return ops.stack([_slice(x, o, o + size, axis) for o in origins], axis=axis)
+    n, k = len(origins), size // s
+    x = _slice(x, 0, (n + k - 1) * s, axis)
+    shape = [-1 if d is None else d for d in x.shape]
+    x = ops.reshape(x, shape[:axis] + [n + k - 1, s] + shape[axis + 1 :])
+    x = ops.stack([_slice(x, a, a + n, axis) for a in range(k)], axis=axis + 1)  # (..., n, k, s, ...)
+    return ops.reshape(x, shape[:axis] + [n, size] + shape[axis + 1 :])
 
 
 def extract_patches(images, grid):
@@ -254,8 +282,8 @@ def depth_offsets(patches, grid, foreground=None, ridge=1e-5, solver="auto"):
     finite = ops.isfinite(d)
     valid = ops.cast(finite, dtype)
     d = ops.where(finite, d, ops.zeros_like(d))
-    folded = fold_patches(ops.concatenate([d, valid], axis=-1), grid)  # one pass for both sums
-    summed, valid_count = folded[..., :1], folded[..., 1:]
+    # Two one-channel folds: a two-channel one (a minor axis of 2) costs XLA's CPU backend 1.7x the two together.
+    summed, valid_count = fold_patches(d, grid), fold_patches(valid, grid)
     weights = _weight_map(foreground, grid, dtype)
     count = _const(coverage(grid), dtype)
     if weights is not None:
