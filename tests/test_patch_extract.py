@@ -22,15 +22,16 @@ def test_patches_are_the_image_crops_at_the_grid_origins():
                 k += 1
 
 
-# More than 8 windows an axis on a regular grid takes the blocked cut (`ops.patches._cut_axis`): 60 x 44 with P = 8 and
-# overlap 4 is regular on both axes (14 x 10 windows, stride 4); 61 x 44 is irregular in y; P = 12 with overlap 4
-# has a stride (8) that does not divide P, so it keeps one slice a window.
+# More than 8 windows an axis on a regular grid (`ops.grid.regular_step`) takes the blocked cut of
+# `ops.patches._cut_axis`: 60 x 44 with P = 8 and overlap 4 is regular on both axes (14 x 10 windows, stride 4);
+# 61 x 44 is irregular in y; P = 12 with overlap 4 has a stride (8) that does not divide P, so it keeps one slice a
+# window.
 @pytest.mark.parametrize(
     "size, patch_size, overlap, regular",
     [((60, 44), 8, 4, (4, 4)), ((61, 44), 8, 4, (None, 4)), ((92, 76), 12, 4, (None, None)), ((20, 100), 4, 3, (1, 1))],
 )
 def test_crops_on_grids_of_many_windows(size, patch_size, overlap, regular):
-    from keras_patchnet.ops.patches import regular_step
+    from keras_patchnet.ops.grid import regular_step
 
     layer = PatchExtract(patch_size, min_overlap=overlap)
     g = layer.grid(*size)

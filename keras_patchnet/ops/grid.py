@@ -135,6 +135,17 @@ def pair_rectangles(grid):
     return flat(y1, x1), flat(y0, x1), flat(y1, x0), flat(y0, x0)
 
 
+def regular_step(origins, size):
+    """The stride s when the windows [o, o + size) start at 0, s, 2 s, ... and `size` is a multiple of s (the
+    grid's rows then are k = size / s shifted views of one array of s-pixel blocks), else None."""
+    if len(origins) < 2:
+        return None
+    s = int(origins[1]) - int(origins[0])
+    if s <= 0 or size % s or any(int(o) != i * s for i, o in enumerate(origins)):
+        return None
+    return s
+
+
 def axis_bounds(origins, patch_size, length):
     """Sorted pixel positions where the set of windows covering an axis changes: 0, `length`, every origin and
     every window end. Every overlap rectangle of two windows starts and ends on one of them."""
