@@ -14,11 +14,20 @@ cost per image pixel rises 1.27x with the size even where the cost per patch pix
 
 `--parts` times the four parts apart instead, each as its own compiled function (XLA on TensorFlow and JAX, eager
 on torch), in nanoseconds per image pixel: where the growth with the size comes from.
+
+`--trials K` measures every size in K fresh processes, the sizes taking turns (512², 4096², 512², ...), and prints
+each size's median and range over the trials and the ratio of the medians. On a 2-core machine one run's ratio of
+4096² to 512² moved from 1.04x to 1.42x with the same code (docs/speed-history.md): the 512² figure, a batch of
+six whose maps partly fit the caches, is bimodal from one process to the next, so read the ratio over trials.
 """
 
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -115,6 +124,42 @@ def timeit(fn, repeats):
     return best
 
 
+def trial_summary(figures):
+    """{size: [ns a pixel, one per trial]} -> (lines to print, ratio of the last size's median to the first's)."""
+    sizes = list(figures)
+    medians = {size: statistics.median(values) for size, values in figures.items()}
+    lines = [
+        f"{size:>6}²: median {medians[size]:.1f} ns an image pixel, "
+        f"range {min(v):.1f}-{max(v):.1f} over {len(v)} trials"
+        for size, v in figures.items()
+    ]
+    ratio = medians[sizes[-1]] / medians[sizes[0]]
+    per_trial = [b / a for a, b in zip(figures[sizes[0]], figures[sizes[-1]])]
+    lines.append(
+        f"cost per image pixel, {sizes[-1]}² / {sizes[0]}², ratio of the medians: {ratio:.2f}x "
+        f"(trial by trial: {', '.join(f'{r:.2f}' for r in per_trial)})"
+    )
+    return lines, ratio
+
+
+def run_trials(args):
+    """Every size in `args.trials` fresh processes, the sizes taking turns; prints the summary."""
+    figures = {size: [] for size in args.sizes}
+    with tempfile.TemporaryDirectory() as folder:
+        for trial in range(args.trials):
+            for size in args.sizes:
+                out = os.path.join(folder, f"{trial}_{size}.json")
+                command = [sys.executable, os.path.abspath(__file__), "--sizes", str(size)]
+                command += ["--batch", str(args.batch), "--repeats", str(args.repeats), "--json", out]
+                command += ["--host-inputs"] if args.host_inputs else []
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+                with open(out) as f:
+                    figures[size].append(json.load(f)["rows"][0]["ns_per_pixel"])
+                print(f"trial {trial + 1} {size:>6}²: {figures[size][-1]:.1f} ns an image pixel", flush=True)
+    lines, _ = trial_summary(figures)
+    print("\n".join(lines))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512, 1024, 2048])
@@ -123,7 +168,11 @@ def main():
     parser.add_argument("--host-inputs", action="store_true", help="pass NumPy inputs, copied in every call")
     parser.add_argument("--parts", action="store_true", help="time the two stitches and two refinements apart")
     parser.add_argument("--json", help="also write the rows to this JSON file (benchmarks/readme_tables.py)")
+    parser.add_argument("--trials", type=int, default=0, help="measure every size in this many fresh processes")
     args = parser.parse_args()
+    if args.trials:
+        run_trials(args)
+        return
     rows = []
     rng = np.random.default_rng(0)
     if args.parts:

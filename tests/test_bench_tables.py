@@ -109,3 +109,33 @@ def test_gpu_markdown_keeps_the_steps_that_finished(tmp_path, capsys):
     assert "| jax | 224² | 32 | 9 | 3.60 | 7.00 | 72 |" in text
     assert "| jax | 200 | unet |" in text and "| tensorflow | 200 |" not in text
     assert "torch" not in text and "GPU X" in text
+
+
+def bench_stitch():
+    spec = importlib.util.spec_from_file_location("bench_stitch", os.path.join(ROOT, "benchmarks", "bench_stitch.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stitch_trials_take_turns_in_fresh_processes_and_report_the_ratio_of_medians(monkeypatch, capsys):
+    module = bench_stitch()
+    figures = {512: iter([90.0, 120.0, 85.0]), 4096: iter([126.0, 125.0, 130.0])}
+    calls = []
+
+    def fake_run(command, check, stdout):
+        size = int(command[command.index("--sizes") + 1])
+        calls.append((size, command[command.index("--repeats") + 1]))
+        with open(command[command.index("--json") + 1], "w") as f:
+            json.dump({"rows": [{"ns_per_pixel": next(figures[size])}]}, f)
+
+    monkeypatch.setattr(module.subprocess, "run", fake_run)
+    monkeypatch.setattr("sys.argv", ["bench_stitch.py", "--sizes", "512", "4096", "--trials", "3", "--repeats", "2"])
+    module.main()
+    assert calls == [(512, "2"), (4096, "2")] * 3
+    out = capsys.readouterr().out
+    assert "median 90.0 ns an image pixel, range 85.0-120.0 over 3 trials" in out
+    assert "median 126.0 ns an image pixel, range 125.0-130.0 over 3 trials" in out
+    assert "ratio of the medians: 1.40x (trial by trial: 1.40, 1.04, 1.53)" in out
+    lines, ratio = module.trial_summary({224: [2.0, 4.0], 1024: [3.0, 3.0]})
+    assert ratio == pytest.approx(1.0) and len(lines) == 3
