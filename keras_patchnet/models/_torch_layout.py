@@ -19,6 +19,20 @@ import keras
 
 
 @contextlib.contextmanager
+def fast_inference():
+    """Inference outside Keras' own predict step (the streaming path, `models/streaming.py`): on torch, autograd off
+    and `fast_channels_last`; elsewhere nothing. `fast_channels_last` alone does nothing while autograd is on, and
+    Keras turns it off only inside `predict_on_batch`, after the block has been entered."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    with torch.no_grad(), fast_channels_last():
+        yield
+
+
+@contextlib.contextmanager
 def fast_channels_last():
     """Within the block, Keras' torch convolutions and poolings skip the layout copies (inference only)."""
     if keras.backend.backend() != "torch":

@@ -13,7 +13,7 @@ refinement and resize. The result equals the graph path's to float32 accuracy (t
 import keras
 import numpy as np
 
-from keras_patchnet.models._torch_layout import fast_channels_last
+from keras_patchnet.models._torch_layout import fast_inference
 from keras_patchnet.ops import patches as patch_ops
 
 
@@ -56,7 +56,7 @@ def stream_maps(model, image, foreground):
         cut = np.zeros((chunk, P, P, 3), "float32")  # always `chunk` patches: one compiled function
         for k, (y, x) in enumerate(part):
             cut[k] = padded[y : y + P, x : x + P]
-        with fast_channels_last():
+        with fast_inference():
             out = _network(model, cut)
         depth = np.asarray(keras.ops.convert_to_numpy(out["depth"]))[: len(part), ..., 0]
         normals = np.asarray(keras.ops.convert_to_numpy(out["normals"]))[: len(part)]
