@@ -75,6 +75,32 @@ def test_streaming_runs_the_patch_network_without_keras_torch_layout_copies(monk
     assert torch_nn._transpose_spatial_inputs is counted  # restored after the call
 
 
+def test_streaming_in_calls_smaller_than_the_chunk_gives_the_graph_maps(monkeypatch):
+    """Each streamed chunk of 5 patches goes through the network in calls of at most `STREAM_CHUNK_PIXELS` pixels
+    of patches (here 2 patches of 32², so calls of 2, 2 and 1), with the graph path's result."""
+    from keras_patchnet.models import streaming
+
+    graph, stream = pair()
+    monkeypatch.setitem(streaming.STREAM_CHUNK_PIXELS, keras.backend.backend(), 2 * 32 * 32)
+    assert streaming.stream_step(stream) == 2
+    calls = []
+    predict = stream.patch_model.predict_on_batch
+    monkeypatch.setattr(stream.patch_model, "predict_on_batch", lambda x: calls.append(len(x)) or predict(x))
+    compare(graph, stream, images())
+    assert calls and set(calls) == {2, 1}
+
+
+def test_stream_step_is_cache_sized_on_jax():
+    from keras_patchnet.models import streaming
+
+    for patch_batch_size in (256, 8, None):
+        model = models.baseline(patch_size=64, width=1, patch_batch_size=patch_batch_size)
+        expected = model.inference_chunk()
+        if keras.backend.backend() == "jax":
+            expected = min(patch_batch_size or 16, 16)
+        assert streaming.stream_step(model) == expected
+
+
 def test_streaming_with_image_intensity_a_working_width_and_a_non_finite_pixel():
     graph, stream = pair(intensity="image", working_width=60)
     x = images((1, 80, 100, 3), seed=1)
