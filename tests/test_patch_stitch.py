@@ -121,6 +121,54 @@ def test_conjugate_gradient_solver_gives_the_direct_solution(size, masked):
         PatchStitch(32, mode="depth", solver="lu")
 
 
+# `weighted_patch_sums` multiplies shifted views of one array of s-pixel blocks on a grid regular on both axes
+# (k = P / s of them an axis: k = 2 and 3 below, with different strides in y and x) and cuts the map into patches
+# otherwise; both against a loop over the windows.
+@pytest.mark.parametrize(
+    "size, patch_size, overlap, regular",
+    [((60, 44), 8, 4, (4, 4)), ((20, 42), 12, 6, (4, 6)), ((61, 44), 8, 4, (None, 4)), ((92, 76), 12, 4, (None, None))],
+)
+def test_weighted_patch_sums_match_a_loop_over_the_windows(size, patch_size, overlap, regular):
+    from keras_patchnet.ops.grid import regular_step
+
+    grid = PatchExtract(patch_size, min_overlap=overlap).grid(*size)
+    assert (regular_step(grid.origins_y, patch_size), regular_step(grid.origins_x, patch_size)) == regular
+    ny, nx = len(grid.origins_y), len(grid.origins_x)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, ny, nx, patch_size, patch_size)).astype("float32")
+    image_map = rng.normal(size=(2, grid.padded_height, grid.padded_width)).astype("float32")
+    expected = np.zeros((2, ny, nx))
+    for iy, oy in enumerate(grid.origins_y):
+        for ix, ox in enumerate(grid.origins_x):
+            window = image_map[:, oy : oy + patch_size, ox : ox + patch_size].astype("float64")
+            expected[:, iy, ix] = np.sum(x[:, iy, ix] * window, axis=(1, 2))
+    out = patch_ops.weighted_patch_sums(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(image_map), grid)
+    np.testing.assert_allclose(to_numpy(out), expected, atol=1e-4)
+
+
+# Finite depth patches take a shorter path through `stitch_depth` (no validity map, the offsets folded as constants);
+# it must give what the general path, written out here from `depth_offsets`, gives.
+@pytest.mark.parametrize("size, patch_size, overlap", [((60, 44), 8, 4), ((92, 76), 12, 4)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_finite_depth_stitch_equals_the_general_path(size, patch_size, overlap, masked):
+    depth = smooth_surface(2, *size, seed=4)
+    extract = PatchExtract(patch_size, min_overlap=overlap)
+    grid = extract.grid(*size)
+    patches = shifted_patches(depth, extract, seed=1)
+    mask = disc_mask(2, *size) if masked else None
+    offsets, summed, valid, count = (to_numpy(v) for v in patch_ops.depth_offsets(patches, grid, mask))
+    assert valid.min() == 1
+    shifted = to_numpy(patch_ops.fold_patches(valid * offsets.reshape(-1, 1, 1, 1), grid))
+    np.testing.assert_allclose(to_numpy(patch_ops.fold_constant_patches(offsets, grid)), shifted, atol=1e-5)
+    general = ((summed + shifted) / np.maximum(count, 1))[:, : size[0], : size[1]]
+    out = to_numpy(patch_ops.stitch_depth(patches, grid, mask))
+    # float32 rounding in another order of summation moves the gauge (a constant, 1e-5 on JAX) and, off the
+    # foreground, the offsets of patches that see little of it and are held by the ridge alone (2e-4 on JAX).
+    on = np.ones(out.shape, bool) if mask is None else mask > 0
+    assert np.ptp((out - general)[on]) < 1e-5 and np.abs(out - general)[on].max() < 5e-5
+    np.testing.assert_allclose(out, general, atol=1e-3)
+
+
 def test_depth_gradient_matches_finite_differences():
     rng = np.random.default_rng(0)
     stitch = PatchStitch(8, min_overlap=3, mode="depth", dtype="float64")
