@@ -51,7 +51,9 @@ def load(published, server, pretrained="tiny"):
 
 
 def assert_golden(model, golden):
-    out = model(golden["images"])
+    # save_preset writes golden.npz with predict_on_batch: compare the same path (on torch, predict folds BatchNorm
+    # into the convolutions, which moves float32 rounding by up to about 1e-4 against calling the model)
+    out = model.predict_on_batch(golden["images"])
     np.testing.assert_allclose(to_numpy(out["depth"]), golden["depth"], atol=1e-5)
     np.testing.assert_allclose(to_numpy(out["normals"]), golden["normals"], atol=1e-5)
 

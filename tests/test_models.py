@@ -297,36 +297,91 @@ def test_bad_input_gets_a_clear_error(inputs, message):
         models.baseline(patch_size=32, width=1)(inputs)
 
 
-def test_torch_layout_shortcut_changes_no_output(monkeypatch):
-    """PatchNet's inference skips Keras' torch layout copies (`models._torch_layout`); the outputs are the same as
-    with Keras' own path (BatchNormalization with trained-looking statistics included), and Keras' functions are
-    restored after the call. (On TensorFlow and JAX the shortcut is a no-op and the comparison holds trivially.)"""
-    import contextlib
-
-    import keras_patchnet.models.patchnet as patchnet_module
+def _randomize_batch_norm(model, seed):
     from keras_patchnet.training import batch_norm_layers
 
-    keras.utils.set_random_seed(0)
-    model = models.unet(patch_size=32, width=2, min_overlap=8)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     for layer in batch_norm_layers(model.patch_model):
         shape = layer.moving_mean.shape
         layer.moving_mean.assign(rng.normal(0, 3, shape).astype("float32"))
         layer.moving_variance.assign(rng.uniform(0.2, 5, shape).astype("float32"))
         layer.gamma.assign(rng.uniform(0.5, 2, shape).astype("float32"))
         layer.beta.assign(rng.normal(0, 1, shape).astype("float32"))
-    x = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype("float32")
-    fast = model.predict_on_batch(x)
-    if keras.backend.backend() == "torch":
-        from keras.src.backend.torch import nn as torch_nn
 
-        originals = torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization
-        model.predict_on_batch(x)
-        assert (torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization) == originals
-    monkeypatch.setattr(patchnet_module, "fast_channels_last", contextlib.nullcontext)
-    plain = model.predict_on_batch(x)
-    for key in ("depth", "normals"):
-        np.testing.assert_allclose(fast[key], plain[key], rtol=1e-5, atol=1e-5)  # kernels may sum in another order
+
+@pytest.mark.parametrize("name", ["unet", "baseline"])
+def test_torch_layout_shortcut_changes_no_output(monkeypatch, name):
+    """PatchNet's inference skips Keras' torch layout copies and runs each conv -> BatchNorm -> ReLU chain as one
+    folded convolution (`models._torch_layout`); the outputs are the same as with Keras' own path (BatchNormalization
+    with trained-looking statistics, the UNet's transposed convolutions included), also after the weights change
+    (the fold is made at every call, nothing cached), and Keras' functions and the layers' calls are restored after
+    the call. (On TensorFlow and JAX the shortcut is a no-op and the comparison holds trivially.)"""
+    import contextlib
+
+    import keras_patchnet.models.patchnet as patchnet_module
+
+    keras.utils.set_random_seed(0)
+    model = getattr(models, name)(patch_size=32, width=2, min_overlap=8)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype("float32")
+    fast_path = patchnet_module.fast_channels_last
+    for seed in (1, 2):
+        _randomize_batch_norm(model, seed)
+        if seed == 2:  # new kernels and biases too: a cached fold would go stale here
+            rng = np.random.default_rng(seed)
+            for w in model.patch_model.trainable_weights:
+                noise = rng.normal(0, 0.05, w.shape) + np.asarray(to_numpy(w)) * rng.uniform(0.5, 1.5, w.shape)
+                w.assign(noise.astype("float32"))  # the biases start at zero: nonzero ones are checked here
+        monkeypatch.setattr(patchnet_module, "fast_channels_last", fast_path)
+        fast = model.predict_on_batch(x)
+        if keras.backend.backend() == "torch":
+            from keras.src.backend.torch import nn as torch_nn
+
+            originals = torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization
+            model.predict_on_batch(x)
+            assert (torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization) == originals
+        assert not [layer.name for layer in model.patch_model.layers if "call" in vars(layer)]
+        monkeypatch.setattr(patchnet_module, "fast_channels_last", lambda *a, **k: contextlib.nullcontext())
+        plain = model.predict_on_batch(x)
+        for key in ("depth", "normals"):  # kernels may sum in another order
+            np.testing.assert_allclose(fast[key], plain[key], rtol=1e-4, atol=1e-4, err_msg=f"{key}, seed {seed}")
+
+
+def test_torch_fold_finds_every_conv_bn_relu_chain_and_only_those():
+    """`conv_bn_relu_chains`: every block of the patch networks (all convolutions but the two 1x1 heads), and no
+    chain whose BatchNorm output is used twice, whose convolution is strided or whose activation is not a plain
+    ReLU. The fold applies only in inference: with `training` or autograd on, no layer's call is replaced."""
+    from keras import layers
+
+    from keras_patchnet.models._torch_layout import conv_bn_relu_chains, fast_channels_last
+
+    for name in ("unet", "baseline"):
+        network = getattr(models, name)(patch_size=32, width=1).patch_model
+        convs = [layer for layer in network.layers if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose))]
+        chains = conv_bn_relu_chains(network)
+        assert len(chains) == len(convs) - 2
+        names = [(c.name, b.name, r.name) for c, b, r in chains]
+        assert all(c.endswith("_conv") and b.endswith("_bn") and r.endswith("_relu") for c, b, r in names)
+
+    inputs = keras.Input((8, 8, 2))
+    shared = layers.BatchNormalization(name="shared_bn")(layers.Conv2D(3, 3, padding="same", name="a")(inputs))
+    strided = layers.BatchNormalization()(layers.Conv2D(3, 3, strides=2, padding="same", name="b")(inputs))
+    capped = layers.ReLU(max_value=6)(layers.BatchNormalization()(layers.Conv2D(3, 3, name="c")(inputs)))
+    plain = layers.ReLU(name="d_relu")(layers.BatchNormalization()(layers.Conv2D(3, 3, name="d")(inputs)))
+    outputs = [layers.ReLU()(shared), shared, layers.ReLU()(strided), capped, plain]
+    network = keras.Model(inputs, outputs)
+    assert [tuple(layer.name for layer in chain)[::2] for chain in conv_bn_relu_chains(network)] == [("d", "d_relu")]
+
+    folded = lambda: [layer.name for layer in network.layers if "call" in vars(layer)]  # noqa: E731
+    with fast_channels_last(network, training=True):
+        assert folded() == []
+    with fast_channels_last(network):  # autograd on (torch) or another backend: nothing replaced
+        assert folded() == []
+    if keras.backend.backend() == "torch":
+        import torch
+
+        with torch.no_grad(), fast_channels_last(network):
+            assert sorted(folded()) == sorted(layer.name for layer in conv_bn_relu_chains(network)[0])
+        assert folded() == []
 
 
 def test_patch_batch_size_runs_the_network_in_chunks_with_the_same_result():

@@ -11,6 +11,14 @@ changes no output.
 In the same block, inference-mode BatchNormalization is one fused multiply-add per element (x * a + b, with
 a = scale / sqrt(variance + eps) and b = offset - mean * a computed on the (C,) vectors) instead of Keras'
 subtract, multiply and add passes over the activation.
+
+Given the patch network (`fast_channels_last(network)`), each convolution -> BatchNormalization -> ReLU chain of it
+(`blocks.conv_bn_relu`: a stride-1 Conv2D, or a stride-1 "same" Conv2DTranspose, which is the same convolution with
+the kernel flipped) runs as one torch convolution whose kernel and bias carry the BatchNorm, followed by an in-place
+ReLU: three passes over the activation fewer (the bias add, the BatchNorm, and the ReLU's fresh tensor). The folded
+kernel is made from the layers' current variables at every call (a few microseconds), so there is nothing cached
+that could go stale after `fit`, `load_weights` or an assignment. Only chains whose every link has one consumer are
+folded, and only in inference (no autograd, `training` not true).
 """
 
 import contextlib
@@ -19,22 +27,23 @@ import keras
 
 
 @contextlib.contextmanager
-def fast_inference():
+def fast_inference(network=None):
     """Inference outside Keras' own predict step (the streaming path, `models/streaming.py`): on torch, autograd off
-    and `fast_channels_last`; elsewhere nothing. `fast_channels_last` alone does nothing while autograd is on, and
-    Keras turns it off only inside `predict_on_batch`, after the block has been entered."""
+    and `fast_channels_last(network)`; elsewhere nothing. `fast_channels_last` alone does nothing while autograd is
+    on, and Keras turns it off only inside `predict_on_batch`, after the block has been entered."""
     if keras.backend.backend() != "torch":
         yield
         return
     import torch
 
-    with torch.no_grad(), fast_channels_last():
+    with torch.no_grad(), fast_channels_last(network):
         yield
 
 
 @contextlib.contextmanager
-def fast_channels_last():
-    """Within the block, Keras' torch convolutions and poolings skip the layout copies (inference only)."""
+def fast_channels_last(network=None, training=None):
+    """Within the block, Keras' torch convolutions and poolings skip the layout copies (inference only), and the
+    convolution -> BatchNorm -> ReLU chains of `network` (a functional Keras model) run folded, unless `training`."""
     if keras.backend.backend() != "torch":
         yield
         return
@@ -69,8 +78,96 @@ def fast_channels_last():
 
     torch_nn._transpose_spatial_inputs = permute_only
     torch_nn.batch_normalization = fused_batch_normalization
+    replaced = []
     try:
+        if network is not None and not training:
+            for chain in conv_bn_relu_chains(network):
+                for layer, call in zip(chain, _folded_calls(*chain)):
+                    layer.call = call  # the instance's call, looked up by Operation.__call__
+                    replaced.append(layer)
         yield
     finally:
+        for layer in replaced:
+            del layer.call
         torch_nn._transpose_spatial_inputs = original
         torch_nn.batch_normalization = original_bn
+
+
+def _single_consumer(layer, network_outputs):
+    """The one layer that consumes `layer`'s one output, or None (also when that output is one of the network's)."""
+    if len(layer._inbound_nodes) != 1 or len(layer._outbound_nodes) != 1:
+        return None
+    if any(id(t) in network_outputs for t in layer._inbound_nodes[0].output_tensors):
+        return None
+    return layer._outbound_nodes[0].operation
+
+
+def _foldable_conv(layer):
+    if type(layer) not in (keras.layers.Conv2D, keras.layers.Conv2DTranspose):
+        return False
+    kh, kw = layer.kernel_size
+    same = layer.padding == "same" and kh % 2 == 1 and kw % 2 == 1
+    if type(layer) is keras.layers.Conv2DTranspose and (not same or layer.output_padding is not None):
+        return False
+    return (
+        tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and getattr(layer, "groups", 1) == 1
+        and layer.data_format == "channels_last"
+        and (same or layer.padding == "valid")
+        and layer.activation is keras.activations.linear
+        and layer.compute_dtype == "float32"
+        and getattr(layer, "quantization_mode", None) is None
+    )
+
+
+def conv_bn_relu_chains(network):
+    """(conv, batch norm, ReLU) layer triples of `network` that `fast_channels_last` folds."""
+    chains = []
+    network_outputs = {id(t) for t in keras.tree.flatten(getattr(network, "outputs", None) or [])}
+    for conv in getattr(network, "layers", ()):
+        if not _foldable_conv(conv):
+            continue
+        bn = _single_consumer(conv, network_outputs)
+        if type(bn) is not keras.layers.BatchNormalization or bn.axis not in (-1, 3) or bn.renorm:
+            continue
+        relu = _single_consumer(bn, network_outputs)
+        if type(relu) is not keras.layers.ReLU:
+            continue
+        if relu.max_value is not None or relu.negative_slope != 0 or relu.threshold != 0:
+            continue
+        if len(relu._inbound_nodes) != 1:
+            continue
+        chains.append((conv, bn, relu))
+    return chains
+
+
+def _folded_calls(conv, bn, relu):
+    """Calls for the three layers: the convolution does all three, the other two pass their input on."""
+    import torch
+
+    kh, kw = conv.kernel_size
+    padding = (kh // 2, kw // 2) if conv.padding == "same" else (0, 0)
+    transpose = type(conv) is keras.layers.Conv2DTranspose
+
+    def call(inputs):
+        x = torch.as_tensor(inputs)
+        kernel = conv.kernel.value  # (kh, kw, in, out); transposed: (kh, kw, out, in)
+        if transpose:  # a stride-1 "same" transposed convolution is the convolution with the kernel flipped
+            kernel = torch.flip(kernel, (0, 1)).transpose(2, 3)
+        a = torch.rsqrt(bn.moving_variance.value + bn.epsilon)
+        if bn.scale:
+            a = a * bn.gamma.value
+        b = -bn.moving_mean.value * a
+        if bn.center:
+            b = b + bn.beta.value
+        if conv.use_bias:
+            b = b + conv.bias.value * a
+        weight = (kernel * a).permute(3, 2, 0, 1)  # (out, in, kh, kw)
+        y = torch.nn.functional.conv2d(torch.permute(x, (0, 3, 1, 2)), weight, b, padding=padding)
+        return torch.relu_(y).permute(0, 2, 3, 1)
+
+    def pass_on(inputs, training=None, mask=None):
+        return inputs
+
+    return call, pass_on, pass_on

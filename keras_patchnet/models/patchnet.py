@@ -216,7 +216,7 @@ class PatchNet(keras.Model):
         if images is None:  # an empty batch: empty maps (the networks' kernels are not all defined on 0 samples)
             return {"depth": keras.ops.zeros((0, *size, 1)), "normals": keras.ops.zeros((0, *size, 3))}
         images, foreground, work = self._prepare(images, foreground, size)
-        with fast_channels_last():
+        with fast_channels_last(self.patch_model, training):
             predictions = self._patch_predictions(self.extract(images), training)
         depth = self.stitch_depth(predictions["depth"], output_size=work, foreground=foreground)
         normals = self.stitch_normals(predictions["normals"], output_size=work)

@@ -72,7 +72,7 @@ def stream_maps(model, image, foreground):
         cut = np.zeros((chunk, P, P, 3), "float32")  # always `chunk` patches: one compiled function
         for k, (y, x) in enumerate(part):
             cut[k] = padded[y : y + P, x : x + P]
-        with fast_inference():
+        with fast_inference(model.patch_model):
             out = _network(model, cut)
         depth = np.asarray(keras.ops.convert_to_numpy(out["depth"]))[: len(part), ..., 0]
         normals = np.asarray(keras.ops.convert_to_numpy(out["normals"]))[: len(part)]
