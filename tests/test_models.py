@@ -467,3 +467,54 @@ def test_shipped_presets_work_at_their_training_width():
 
     for name in presets.list_pretrained():
         assert presets.PRESETS[name]["config"]["working_width"] in (112, 224), name
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the fold exists on PyTorch only")
+def test_torch_fold_is_safe_with_threads():
+    """Blocks of two threads overlap: the folded calls stay until the last block leaves, Keras' functions come back
+    after it, and a thread outside any block, calling the same network meanwhile in training mode, gets Keras' own
+    path (BatchNorm with the batch's statistics), not the folded one."""
+    import threading
+
+    import torch
+    from keras.src.backend.torch import nn as torch_nn
+
+    from keras_patchnet.models._torch_layout import fast_channels_last
+
+    keras.utils.set_random_seed(0)
+    model = models.unet(patch_size=32, width=2, min_overlap=8)
+    _randomize_batch_norm(model, 1)
+    network = model.patch_model
+    patches = np.random.default_rng(0).uniform(0, 1, (3, 32, 32, 3)).astype("float32")
+    with torch.no_grad():
+        in_training = to_numpy(network(patches, training=True)["depth"])  # batch statistics: folding would be wrong
+        expected = to_numpy(network(patches)["depth"])  # after: the training call moved the moving statistics
+    originals = torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization
+    folded = lambda: [layer.name for layer in network.layers if "call" in vars(layer)]  # noqa: E731
+    inside, leave, results = threading.Event(), threading.Event(), {}
+
+    def in_a_block():
+        with torch.no_grad(), fast_channels_last(network):
+            results["folded"] = to_numpy(network(patches)["depth"])
+            inside.set()
+            leave.wait(30)
+
+    def outside():
+        with torch.no_grad():
+            results["outside"] = to_numpy(network(patches, training=True)["depth"])
+
+    thread = threading.Thread(target=in_a_block)
+    thread.start()
+    assert inside.wait(30)
+    with torch.no_grad(), fast_channels_last(network):
+        assert folded()
+    assert folded(), "the other thread's block is still open"
+    other = threading.Thread(target=outside)
+    other.start()
+    other.join(30)
+    leave.set()
+    thread.join(30)
+    assert folded() == []
+    assert (torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization) == originals
+    np.testing.assert_allclose(results["outside"], in_training, rtol=1e-4, atol=1e-4)  # fused BatchNorm rounds
+    np.testing.assert_allclose(results["folded"], expected, rtol=1e-4, atol=1e-4)

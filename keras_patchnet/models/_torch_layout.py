@@ -22,6 +22,7 @@ folded, and only in inference (no autograd, `training` not true).
 """
 
 import contextlib
+import threading
 
 import keras
 
@@ -43,54 +44,107 @@ def fast_inference(network=None):
 @contextlib.contextmanager
 def fast_channels_last(network=None, training=None):
     """Within the block, Keras' torch convolutions and poolings skip the layout copies (inference only), and the
-    convolution -> BatchNorm -> ReLU chains of `network` (a functional Keras model) run folded, unless `training`."""
+    convolution -> BatchNorm -> ReLU chains of `network` (a functional Keras model) run folded, unless `training`.
+
+    Safe with threads: the replacements are installed by the first block to enter and removed by the last to leave
+    (a count under a lock), and a folded layer takes its folded path only in a thread inside a block for its
+    network; any other call of it (another thread, training, autograd) runs the layer's own `call`."""
     if keras.backend.backend() != "torch":
         yield
         return
     import torch
-    from keras.src.backend.torch import nn as torch_nn
 
-    original = getattr(torch_nn, "_transpose_spatial_inputs", None)
-    original_bn = getattr(torch_nn, "batch_normalization", None)
-    if original is None or original_bn is None:
-        yield
-        return
     if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
         yield
         return
-
-    def permute_only(inputs):
-        if inputs.ndim == 4:
-            return torch.permute(inputs, (0, 3, 1, 2))
-        return original(inputs)
-
-    def fused_batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
-        x = torch_nn.convert_to_tensor(x)
-        if axis not in (-1, x.ndim - 1) or not x.is_floating_point():
-            return original_bn(x, mean, variance, axis, offset, scale, epsilon)
-        a = torch.rsqrt(torch_nn.convert_to_tensor(variance) + epsilon)
-        if scale is not None:
-            a = a * torch_nn.convert_to_tensor(scale)
-        b = -torch_nn.convert_to_tensor(mean) * a
-        if offset is not None:
-            b = b + torch_nn.convert_to_tensor(offset)
-        return torch.addcmul(b.to(x.dtype), x, a.to(x.dtype))
-
-    torch_nn._transpose_spatial_inputs = permute_only
-    torch_nn.batch_normalization = fused_batch_normalization
-    replaced = []
+    fold = network is not None and not training
+    key = id(network) if fold else None
+    with _LOCK:
+        installed = _install_shortcuts()
+        fold = fold and installed
+        if fold:
+            entry = _FOLDED.setdefault(key, [0, []])
+            if entry[0] == 0:
+                for chain in conv_bn_relu_chains(network):
+                    for layer, call in zip(chain, _folded_calls(key, *chain)):
+                        layer.call = call  # the instance's call, looked up by Operation.__call__
+                        entry[1].append(layer)
+            entry[0] += 1
+    active = _thread_folds()
+    if fold:
+        active[key] = active.get(key, 0) + 1
     try:
-        if network is not None and not training:
-            for chain in conv_bn_relu_chains(network):
-                for layer, call in zip(chain, _folded_calls(*chain)):
-                    layer.call = call  # the instance's call, looked up by Operation.__call__
-                    replaced.append(layer)
         yield
     finally:
-        for layer in replaced:
-            del layer.call
-        torch_nn._transpose_spatial_inputs = original
-        torch_nn.batch_normalization = original_bn
+        with _LOCK:
+            if fold:
+                active[key] -= 1
+                entry[0] -= 1
+                if entry[0] == 0:
+                    for layer in entry[1]:
+                        del layer.call
+                    del _FOLDED[key]
+            if installed:
+                _remove_shortcuts()
+
+
+_LOCK = threading.Lock()
+_SHORTCUTS = {"count": 0, "originals": None}  # the module functions replaced, and how many blocks are inside
+_FOLDED = {}  # id(network) -> [blocks inside, layers whose call is replaced]
+_THREAD = threading.local()
+
+
+def _thread_folds():
+    """{id(network): blocks this thread is inside}."""
+    if not hasattr(_THREAD, "folds"):
+        _THREAD.folds = {}
+    return _THREAD.folds
+
+
+def _install_shortcuts():
+    """Replace Keras' torch layout transpose and batch normalization (the first block in); False if this Keras has
+    neither. Called under _LOCK."""
+    import torch
+    from keras.src.backend.torch import nn as torch_nn
+
+    if _SHORTCUTS["count"] == 0:
+        original = getattr(torch_nn, "_transpose_spatial_inputs", None)
+        original_bn = getattr(torch_nn, "batch_normalization", None)
+        if original is None or original_bn is None:
+            return False
+
+        def permute_only(inputs):
+            if inputs.ndim == 4:
+                return torch.permute(inputs, (0, 3, 1, 2))
+            return original(inputs)
+
+        def fused_batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+            x = torch_nn.convert_to_tensor(x)
+            if axis not in (-1, x.ndim - 1) or not x.is_floating_point():
+                return original_bn(x, mean, variance, axis, offset, scale, epsilon)
+            a = torch.rsqrt(torch_nn.convert_to_tensor(variance) + epsilon)
+            if scale is not None:
+                a = a * torch_nn.convert_to_tensor(scale)
+            b = -torch_nn.convert_to_tensor(mean) * a
+            if offset is not None:
+                b = b + torch_nn.convert_to_tensor(offset)
+            return torch.addcmul(b.to(x.dtype), x, a.to(x.dtype))
+
+        _SHORTCUTS["originals"] = original, original_bn
+        torch_nn._transpose_spatial_inputs = permute_only
+        torch_nn.batch_normalization = fused_batch_normalization
+    _SHORTCUTS["count"] += 1
+    return True
+
+
+def _remove_shortcuts():
+    """Restore Keras' functions (the last block out). Called under _LOCK."""
+    from keras.src.backend.torch import nn as torch_nn
+
+    _SHORTCUTS["count"] -= 1
+    if _SHORTCUTS["count"] == 0:
+        torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization = _SHORTCUTS["originals"]
+        _SHORTCUTS["originals"] = None
 
 
 def _single_consumer(layer, network_outputs):
@@ -142,15 +196,21 @@ def conv_bn_relu_chains(network):
     return chains
 
 
-def _folded_calls(conv, bn, relu):
-    """Calls for the three layers: the convolution does all three, the other two pass their input on."""
+def _folded_calls(key, conv, bn, relu):
+    """Calls for the three layers: in a thread inside a block for network `key`, the convolution does all three and
+    the other two pass their input on; anywhere else each layer runs its own `call`."""
     import torch
+
+    def folding():
+        return _thread_folds().get(key, 0) > 0 and not torch.is_grad_enabled()
 
     kh, kw = conv.kernel_size
     padding = (kh // 2, kw // 2) if conv.padding == "same" else (0, 0)
     transpose = type(conv) is keras.layers.Conv2DTranspose
 
     def call(inputs):
+        if not folding():
+            return type(conv).call(conv, inputs)
         x = torch.as_tensor(inputs)
         kernel = conv.kernel.value  # (kh, kw, in, out); transposed: (kh, kw, out, in)
         if transpose:  # a stride-1 "same" transposed convolution is the convolution with the kernel flipped
@@ -167,7 +227,10 @@ def _folded_calls(conv, bn, relu):
         y = torch.nn.functional.conv2d(torch.permute(x, (0, 3, 1, 2)), weight, b, padding=padding)
         return torch.relu_(y).permute(0, 2, 3, 1)
 
-    def pass_on(inputs, training=None, mask=None):
-        return inputs
+    def bn_call(inputs, training=None, mask=None):
+        return inputs if folding() else type(bn).call(bn, inputs, training=training, mask=mask)
 
-    return call, pass_on, pass_on
+    def relu_call(inputs):
+        return inputs if folding() else type(relu).call(relu, inputs)
+
+    return call, bn_call, relu_call
