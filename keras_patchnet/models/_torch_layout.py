@@ -79,6 +79,8 @@ def fast_channels_last(network=None, training=None):
         with _LOCK:
             if fold:
                 active[key] -= 1
+                if active[key] == 0:
+                    del active[key]
                 entry[0] -= 1
                 if entry[0] == 0:
                     for layer in entry[1]:
@@ -122,12 +124,10 @@ def _install_shortcuts():
             x = torch_nn.convert_to_tensor(x)
             if axis not in (-1, x.ndim - 1) or not x.is_floating_point():
                 return original_bn(x, mean, variance, axis, offset, scale, epsilon)
-            a = torch.rsqrt(torch_nn.convert_to_tensor(variance) + epsilon)
-            if scale is not None:
-                a = a * torch_nn.convert_to_tensor(scale)
-            b = -torch_nn.convert_to_tensor(mean) * a
-            if offset is not None:
-                b = b + torch_nn.convert_to_tensor(offset)
+            a, b = _affine(
+                *(None if v is None else torch_nn.convert_to_tensor(v) for v in (mean, variance, scale, offset)),
+                epsilon,
+            )
             return torch.addcmul(b.to(x.dtype), x, a.to(x.dtype))
 
         _SHORTCUTS["originals"] = original, original_bn
@@ -145,6 +145,19 @@ def _remove_shortcuts():
     if _SHORTCUTS["count"] == 0:
         torch_nn._transpose_spatial_inputs, torch_nn.batch_normalization = _SHORTCUTS["originals"]
         _SHORTCUTS["originals"] = None
+
+
+def _affine(mean, variance, scale, offset, epsilon):
+    """Inference BatchNorm as x * a + b: (a, b) on the (C,) vectors; `scale` and `offset` may be None."""
+    import torch
+
+    a = torch.rsqrt(variance + epsilon)
+    if scale is not None:
+        a = a * scale
+    b = -mean * a
+    if offset is not None:
+        b = b + offset
+    return a, b
 
 
 def _single_consumer(layer, network_outputs):
@@ -215,12 +228,8 @@ def _folded_calls(key, conv, bn, relu):
         kernel = conv.kernel.value  # (kh, kw, in, out); transposed: (kh, kw, out, in)
         if transpose:  # a stride-1 "same" transposed convolution is the convolution with the kernel flipped
             kernel = torch.flip(kernel, (0, 1)).transpose(2, 3)
-        a = torch.rsqrt(bn.moving_variance.value + bn.epsilon)
-        if bn.scale:
-            a = a * bn.gamma.value
-        b = -bn.moving_mean.value * a
-        if bn.center:
-            b = b + bn.beta.value
+        gamma, beta = (bn.gamma.value if bn.scale else None), (bn.beta.value if bn.center else None)
+        a, b = _affine(bn.moving_mean.value, bn.moving_variance.value, gamma, beta, bn.epsilon)
         if conv.use_bias:
             b = b + conv.bias.value * a
         weight = (kernel * a).permute(3, 2, 0, 1)  # (out, in, kh, kw)
