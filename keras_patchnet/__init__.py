@@ -7,7 +7,7 @@ Keras yet and a program (the CLI's `--backend`) can still choose `KERAS_BACKEND`
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _SUBMODULES = (
     "constants",

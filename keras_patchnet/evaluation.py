@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from keras_patchnet._atomic import atomic_files
 from keras_patchnet.data import TEST_SEED, render_batch
 from keras_patchnet.metrics import evaluate_maps
 
@@ -54,7 +55,7 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
 
     Returns: {"num_images", "model": {metric: {"mean", "std"}}, "flat_plane": {...}, "per_image": [row dicts]}.
     """
-    from keras_patchnet.cli import progress_bar
+    from keras_patchnet.progress import progress_bar
 
     records = getattr(dataset, "records", None)
     progress = progress_bar(len(dataset), "image") if verbose else None
@@ -84,17 +85,9 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
             from keras_patchnet import viz
 
             os.makedirs(figures_dir, exist_ok=True)
-            fig = viz.error_figure(
-                s["image"],
-                dt,
-                d,
-                nt,
-                n,
-                mask=s.get("mask"),
-                path=os.path.join(figures_dir, f"errors_{i:04d}.png"),
-                title=name,
-            )
-            plt.close(fig)
+            with atomic_files() as temp:
+                path = temp(os.path.join(figures_dir, f"errors_{i:04d}.png"))
+                plt.close(viz.error_figure(s["image"], dt, d, nt, n, mask=s.get("mask"), path=path, title=name))
         if progress is not None:
             progress.update(i + 1)
 

@@ -6,14 +6,25 @@ Normals point to the camera (n_z < 0 for a surface facing it), the convention of
 import numpy as np
 
 
+def check_intrinsics(intrinsics, name="intrinsics"):
+    """Returns `intrinsics` as a float64 3x3 matrix after checking it is a camera: finite, with positive focal
+    lengths (fx = K[0, 0], fy = K[1, 1]); raises `ValueError` naming what is wrong."""
+    K = np.asarray(intrinsics, "float64")
+    if K.shape != (3, 3):
+        raise ValueError(f"`{name}` must be a 3x3 matrix. Received: {name}.shape={K.shape}")
+    if not np.isfinite(K).all():
+        raise ValueError(f"`{name}` must be finite. Received a matrix with NaN or inf: {K.tolist()}")
+    if not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise ValueError(f"`{name}` must have positive focal lengths. Received: fx={K[0, 0]}, fy={K[1, 1]}")
+    return K
+
+
 def backproject(depth, intrinsics):
     """(H, W) depth in metres -> (H, W, 3) camera-frame points, X = Z (u - cx) / fx, Y = Z (v - cy) / fy."""
     depth = np.asarray(depth, "float64")
     if depth.ndim != 2:
         raise ValueError(f"`depth` must be 2D (H, W). Received: depth.shape={depth.shape}")
-    K = np.asarray(intrinsics, "float64")
-    if K.shape != (3, 3):
-        raise ValueError(f"`intrinsics` must be a 3x3 matrix. Received: intrinsics.shape={K.shape}")
+    K = check_intrinsics(intrinsics)
     v, u = np.mgrid[: depth.shape[0], : depth.shape[1]]
     return np.stack([depth * (u - K[0, 2]) / K[0, 0], depth * (v - K[1, 2]) / K[1, 1], depth], axis=-1)
 
@@ -41,11 +52,12 @@ def normals_from_depth(depth, intrinsics, mask=None):
 
 
 def angular_error_deg(a, b):
-    """Per-pixel angle in degrees between two normal maps (normalised here)."""
-    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    """Per-pixel angle in degrees between two normal maps (normalised here; a zero vector is 90 degrees off)."""
+    la, lb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
+    a, b = a / np.maximum(la, 1e-12), b / np.maximum(lb, 1e-12)
     cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    return np.degrees(np.arctan2(cross, np.sum(a * b, axis=-1)))
+    degrees = np.degrees(np.arctan2(cross, np.sum(a * b, axis=-1)))
+    return np.where((la[..., 0] > 1e-12) & (lb[..., 0] > 1e-12), degrees, 90.0)  # no direction: 90, never 0
 
 
 def _points_and_mask(depth, intrinsics, mask):

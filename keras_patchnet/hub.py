@@ -23,6 +23,8 @@ from keras_patchnet.cards import (  # noqa: F401  (the card helpers, also reache
 
 WEIGHTS_FILE = "model.weights.h5"
 CONFIG_FILE = "config.json"
+# Every preset folder's files and their sha256, written by `save_preset` / `write_metadata`, checked on load.
+MANIFEST_FILE = "manifest.json"
 # The default preset's files install with the package (PACKAGED_WEIGHTS); a source checkout also holds the others
 # in <repo>/weights (SOURCE_WEIGHTS); everything else comes from the Hub by pinned revision.
 PACKAGED_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
@@ -113,6 +115,45 @@ def _evict(path):
             os.remove(p)
 
 
+def write_manifest(folder, files=None):
+    """Writes `manifest.json`: the sha256 of `files` (default: every other file) of a preset folder."""
+    from keras_patchnet._atomic import write_text
+
+    if files is None:
+        files = [n for n in os.listdir(folder) if n != MANIFEST_FILE and not n.startswith(".")]
+    files = {n: sha256(os.path.join(folder, n)) for n in sorted(files) if os.path.isfile(os.path.join(folder, n))}
+    write_text(
+        os.path.join(folder, MANIFEST_FILE),
+        json.dumps({"format": "keras-patchnet-manifest", "version": 1, "sha256": files}, indent=2) + "\n",
+    )
+
+
+def verify_folder(folder, restore):
+    """Checks a preset folder's files against its manifest: raises `WeightsError` naming a corrupt or missing file
+    (with `restore`, the command that brings it back), warns when the folder has no manifest."""
+    import warnings
+
+    path = os.path.join(folder, MANIFEST_FILE)
+    if not os.path.isfile(path):
+        warnings.warn(
+            f"Preset folder {folder} has no {MANIFEST_FILE}, so its files cannot be verified; "
+            f"`keras_patchnet.hub.write_manifest(folder)` records them once you trust them.",
+            stacklevel=4,
+        )
+        return
+    try:
+        with open(path) as f:
+            expected = json.load(f)["sha256"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise WeightsError(f"{path} is corrupt (not a manifest: {e}); {restore}") from None
+    for name, digest in expected.items():
+        file = os.path.join(folder, name)
+        if not os.path.isfile(file):
+            raise WeightsError(f"{file} is missing (listed in {MANIFEST_FILE}); {restore}")
+        if sha256(file) != digest:
+            raise WeightsError(f"{file} is corrupt (its sha256 differs from {MANIFEST_FILE}); {restore}")
+
+
 def _check_folder(folder, name=None, expected_config=None):
     weights = os.path.join(folder, WEIGHTS_FILE)
     label = f"preset {name!r}" if name else f"folder {folder!r}"
@@ -152,6 +193,7 @@ def resolve_weights(arch, pretrained, architecture=None, cache_dir=None, endpoin
         if os.path.isfile(path):
             given = {k: v for k, v in (architecture or {}).items() if v is not None}
             return {"arch": arch, **given}, path, f"file {path!r}"
+        verify_folder(path, "copy the folder again from where it came from (or re-save it with hub.save_preset)")
         config, weights = _check_folder(path)
         if config.get("arch") != arch:
             raise WeightsError(f"Folder {path!r} holds {config.get('arch')!r} weights, not {arch!r}")
@@ -166,15 +208,26 @@ def resolve_weights(arch, pretrained, architecture=None, cache_dir=None, endpoin
 
 
 def local_preset_folder(name):
-    """The folder of preset `name` shipped with the package or in a source checkout, if its files are there and
-    match their sha256 (checked like a download), else None."""
+    """The folder of preset `name` shipped with the package or in a source checkout, if it is there, after checking
+    its files' sha256 against the preset table (as for a download); None if neither holds it. A file that is there
+    but does not match is corrupt: `WeightsError` names it and the command that restores it."""
     files = presets_lib.PRESETS[name]["files"]
-    for root in (PACKAGED_WEIGHTS, SOURCE_WEIGHTS):
+    for root, restore in (
+        (PACKAGED_WEIGHTS, "reinstall the package: pip install --force-reinstall --no-deps keras-patchnet"),
+        (SOURCE_WEIGHTS, f"restore it: git checkout -- weights/{name}"),
+    ):
         local = os.path.join(root, name)
-        if os.path.isdir(local) and all(
-            os.path.isfile(os.path.join(local, f)) and sha256(os.path.join(local, f)) == h for f, h in files.items()
-        ):
-            return local
+        if not os.path.isdir(local):
+            continue
+        for f, digest in files.items():
+            path = os.path.join(local, f)
+            if not os.path.isfile(path):
+                raise WeightsError(f"Preset {name!r}: {path} is missing; {restore}")
+            if sha256(path) != digest:
+                raise WeightsError(
+                    f"Preset {name!r}: {path} is corrupt (sha256 differs from the preset table); {restore}"
+                )
+        return local
     return None
 
 
@@ -228,29 +281,32 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None):
         "metrics": given.pop("metrics", {}),
         **given,
     }
+    from keras_patchnet._atomic import atomic_files
+
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, CONFIG_FILE), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-    model.save_weights(os.path.join(folder, WEIGHTS_FILE))
-    write_metadata(folder, metadata)
-    if golden_images is not None:
-        out = model.predict_on_batch(golden_images)
-        np.savez_compressed(
-            os.path.join(folder, "golden.npz"),
-            images=golden_images,
-            depth=np.asarray(out["depth"]),
-            normals=np.asarray(out["normals"]),
-        )
+    with atomic_files() as temp:
+        with open(temp(os.path.join(folder, CONFIG_FILE)), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+        model.save_weights(temp(os.path.join(folder, WEIGHTS_FILE)))
+        if golden_images is not None:
+            out = model.predict_on_batch(golden_images)
+            np.savez_compressed(
+                temp(os.path.join(folder, "golden.npz")),
+                images=golden_images,
+                depth=np.asarray(out["depth"]),
+                normals=np.asarray(out["normals"]),
+            )
+    write_metadata(folder, metadata)  # and the manifest of every file
     return folder
 
 
 def write_metadata(folder, metadata):
-    """Writes a preset folder's metadata.json and the model card made from it."""
-    with open(os.path.join(folder, "metadata.json"), "w", encoding="utf-8") as f:
-        json.dump(metadata, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
-        f.write(model_card(metadata))
+    """Writes a preset folder's metadata.json, the model card made from it and the folder's manifest."""
+    from keras_patchnet._atomic import write_text
+
+    write_text(os.path.join(folder, "metadata.json"), json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
+    write_text(os.path.join(folder, "README.md"), model_card(metadata))
+    write_manifest(folder)
 
 
 def push_to_hub(

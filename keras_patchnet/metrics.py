@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 from keras_patchnet.geometry import angular_error_deg
-from keras_patchnet.losses import angle, depth_mask, normal_mask
+from keras_patchnet.losses import depth_mask, normal_mask
 
 THRESHOLDS = (11.25, 22.5, 30.0)
 _AXES = (1, 2, 3)
@@ -35,10 +35,20 @@ def depth_errors_mm(y_true, y_pred):
     return mae, rmse, ops.cast(count > 0, "float32")
 
 
+def exact_angle(a, b):
+    """Per-pixel angle (radians) between vectors on the last axis, keepdims: atan2(|a x b|, a . b), exact at 0
+    and 180 degrees (no clip), for measuring; the losses use `losses.angle`, whose gradient is finite everywhere."""
+    cross = ops.sqrt(ops.sum(ops.square(ops.cross(a, b)), axis=-1, keepdims=True))
+    dot = ops.sum(a * b, axis=-1, keepdims=True)
+    lengths = ops.sqrt(ops.sum(ops.square(a), axis=-1, keepdims=True) * ops.sum(ops.square(b), axis=-1, keepdims=True))
+    # a zero-length vector has no direction: 90 degrees, as the losses' angle gives it, never a perfect 0
+    return ops.where(lengths > 1e-12, ops.arctan2(cross, dot), ops.full_like(dot, math.pi / 2))
+
+
 def angular_errors_deg(y_true, y_pred):
     """Per-pixel angle in degrees (B, H, W, 1) and the foreground mask."""
     y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
-    return angle(y_pred, y_true) * (180.0 / math.pi), normal_mask(y_true)
+    return exact_angle(y_pred, y_true) * (180.0 / math.pi), normal_mask(y_true)
 
 
 def _masked_median(values, mask):

@@ -20,8 +20,11 @@ import time
 
 import numpy as np
 
+from keras_patchnet.callbacks import resume_logs, time_budget, validation_curve  # noqa: F401 (public here too)
+
 # Plain Python up to `train`: the CLI reads DEFAULTS before it has chosen the Keras backend.
 from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED
+from keras_patchnet.fitting import build_for_fit  # noqa: F401 (public here too)
 
 DEFAULTS = dict(
     model="unet",
@@ -57,108 +60,6 @@ DEFAULTS = dict(
 # (issue #16: the recipe's step on a CPU with AVX512-BF16; see benchmarks/bench_training.py). float16 is left out:
 # it needs loss scaling and brings no speed on CPUs.
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
-
-
-def time_budget(seconds):
-    """A callback that stops training at the end of the first epoch ending past `seconds` (resumable runs pick up
-    from there)."""
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if time.time() - self.start > seconds:
-                self.model.stop_training = True
-
-    return TimeBudget()
-
-
-def validation_curve(predict, depth, normals, path, start=None, more=()):
-    """A callback that appends, after every epoch, one row to the CSV file `path`: epoch, seconds, training loss,
-    the stitched validation depth MAE (mm) and mean angle (deg) of `predict()` -> (depth,
-    normals)), the flat plane's, and their ratios (the learning curve a preset ships with). `predict` is given the
-    images bound in the closure; `depth` and `normals` are the validation truth. `more`: further validation sets
-    as (label, predict, depth, normals), each adding the columns depth_ratio_<label> and angle_ratio_<label>."""
-    import csv
-
-    import keras
-
-    from keras_patchnet.evaluation import flat_plane
-    from keras_patchnet.metrics import evaluate_maps
-
-    def flat_of(depth, normals):
-        flat_depth, flat_normals = flat_plane(depth, normals)
-        return evaluate_maps(depth, flat_depth, normals, flat_normals)["mean"]
-
-    flat = flat_of(depth, normals)
-    more = [(label, p, d, n, flat_of(d, n)) for label, p, d, n in more]
-
-    class Curve(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.start = time.time() if start is None else start
-
-        def on_epoch_end(self, epoch, logs=None):
-            predicted_depth, predicted_normals = predict()
-            m = evaluate_maps(depth, predicted_depth, normals, predicted_normals)["mean"]
-            row = dict(
-                epoch=epoch + 1,
-                seconds=round(time.time() - self.start),
-                loss=round((logs or {}).get("loss", float("nan")), 4),
-                depth_mm=round(m["depth_mae_mm"], 2),
-                angle_deg=round(m["mean_angle_deg"], 2),
-                flat_depth_mm=round(flat["depth_mae_mm"], 2),
-                flat_angle_deg=round(flat["mean_angle_deg"], 2),
-                depth_ratio=round(m["depth_mae_mm"] / flat["depth_mae_mm"], 3),
-                angle_ratio=round(m["mean_angle_deg"] / flat["mean_angle_deg"], 3),
-            )
-            for label, predict_more, d, n, f in more:
-                pd, pn = predict_more()
-                m = evaluate_maps(d, pd, n, pn)["mean"]
-                row[f"depth_ratio_{label}"] = round(m["depth_mae_mm"] / f["depth_mae_mm"], 3)
-                row[f"angle_ratio_{label}"] = round(m["mean_angle_deg"] / f["mean_angle_deg"], 3)
-            new = not os.path.exists(path)
-            with open(path, "a", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(row))
-                if new:
-                    writer.writeheader()
-                writer.writerow(row)
-            print("curve:", row, flush=True)
-
-    return Curve()
-
-
-def build_for_fit(model, data):
-    """Creates the variables of a compiled `model`'s optimizer, loss and metrics before `model.fit`, from the specs
-    of one batch: `data` is a `keras.utils.PyDataset` (its first batch is used) or one batch, (x, y) or
-    (x, y, sample_weight), as a tuple or a list.
-
-    Why: on TensorFlow (without a distribution strategy), Keras creates them inside the first trace of its train
-    function, and a `tf.function` whose first trace creates variables is traced a second time
-    (tensorflow/tensorflow#48851): the slowest part of starting `fit` is then done twice (the CLI's smallest
-    training run: 46 s before, 33 s after, on this project's 2-core CPU). JAX and PyTorch build them before the
-    first step already; there this only does it earlier. Call it after every `compile`: a new optimizer has no
-    variables.
-    """
-    import keras
-
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError("`model` must be compiled before `build_for_fit` (it builds the optimizer's variables).")
-    batch = data[0] if isinstance(data, keras.utils.PyDataset) else data
-    batch = tuple(batch) if isinstance(batch, list) else batch  # Keras reads a list batch as a tuple too
-    if not isinstance(batch, tuple) or not 2 <= len(batch) <= 3:
-        raise TypeError(
-            "`data` must be a keras.utils.PyDataset or one batch (x, y) or (x, y, sample_weight). "
-            f"Received: {type(data).__name__}"
-        )
-    build = getattr(model, "_symbolic_build", None)  # Keras' own step before a distributed fit, from a batch's specs
-    if build is not None:
-        build(data_batch=batch)
-    elif not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
 
 
 def batch_norm_layers(model):
@@ -334,10 +235,11 @@ def _train(cfg):
         optimizer=keras.optimizers.Adam(schedule, global_clipnorm=5.0), loss=losses.patchnet_losses(), jit_compile=jit
     )
     build_for_fit(net, data)  # traces the train function once on TensorFlow, not twice
+    backup = os.path.join(cfg["out"], "backup")
+    log_path, curve_path = os.path.join(cfg["out"], "log.csv"), os.path.join(cfg["out"], "curve.csv")
     callbacks = [
-        # kept after the run, so a run stopped by `time_budget` resumes when the same command runs again
-        keras.callbacks.BackupAndRestore(os.path.join(cfg["out"], "backup"), delete_checkpoint=False),
-        keras.callbacks.CSVLogger(os.path.join(cfg["out"], "log.csv"), append=True),
+        resume_logs(backup, [(log_path, "epoch", 1), (curve_path, "epoch", 0)]),
+        keras.callbacks.CSVLogger(log_path, append=True),
     ]
     if cfg["curve_images"] and cfg["data"] == "synthetic":  # the stitched validation ratio to the flat plane
         from keras_patchnet.data import render_batch
@@ -354,10 +256,12 @@ def _train(cfg):
                 sets.append(
                     (label, lambda images=images: predict_maps(model, images, 16), curve["depth"], curve["normals"])
                 )
-        path = os.path.join(cfg["out"], "curve.csv")
-        callbacks.append(validation_curve(*sets[0][1:], path, more=sets[1:]))
+        callbacks.append(validation_curve(*sets[0][1:], curve_path, more=sets[1:]))
     if cfg["time_budget"]:
         callbacks.append(time_budget(cfg["time_budget"] * 60))
+    # last, so that it saves after every row of the epoch is written; kept after the run, so a run stopped by
+    # `time_budget` resumes when the same command runs again
+    callbacks.append(keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False))
     start = time.time()
     net.fit(data, epochs=cfg["epochs"], validation_data=val, callbacks=callbacks, verbose=cfg["verbose"])
     train_seconds = time.time() - start
@@ -370,12 +274,13 @@ def _train(cfg):
             f"{after:.4f}",
             flush=True,
         )
-    model.save_weights(os.path.join(cfg["out"], "model.weights.h5"))
-    from keras_patchnet.hub import model_config
+    from keras_patchnet._atomic import atomic_files, write_text
+    from keras_patchnet.hub import model_config, write_manifest
 
-    config = model_config(model)
-    with open(os.path.join(cfg["out"], "config.json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
+    with atomic_files() as temp:
+        model.save_weights(temp(os.path.join(cfg["out"], "model.weights.h5")))
+        with open(temp(os.path.join(cfg["out"], "config.json")), "w") as f:
+            json.dump(model_config(model), f, indent=2, sort_keys=True)
     if test_split is None:
         held_out = [
             evaluate_synthetic(
@@ -391,6 +296,6 @@ def _train(cfg):
         result.pop("per_image", None)
     result["train_seconds_this_run"] = train_seconds
     result["recipe"] = {k: v for k, v in cfg.items() if k != "verbose"}
-    with open(os.path.join(cfg["out"], "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_text(os.path.join(cfg["out"], "metrics.json"), json.dumps(result, indent=2))
+    write_manifest(cfg["out"], files=("model.weights.h5", "config.json", "metrics.json"))
     return result

@@ -106,6 +106,10 @@ def test_cards_table_and_readme_agree_with_the_metadata():
         card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
         assert all(f"`{hub.command_line(s)}`" in card for s in meta["training"]["stages"])  # recipe as stages
         assert f"`{hub.command_line(meta['evaluation'])}`" in card
+        hub.verify_folder(folder, "restore")  # every shipped preset folder carries a manifest that holds
+        assert {"config.json", "model.weights.h5", "README.md"} <= set(
+            json.load(open(os.path.join(folder, hub.MANIFEST_FILE)))["sha256"]
+        )
 
 
 def test_a_changed_metadata_file_is_found_out_of_date(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-"""The library stands apart from its tools: no library module parses arguments but the CLI, and the
-maintainer's scripts live under tools/."""
+"""The library stands apart from its tools and studies: no library module parses arguments but the CLI, the
+maintainer's scripts live under tools/, the study scripts under research/; neither the library nor the studies
+import in a circle, and no library file is longer than 400 lines."""
 
 import os
 
@@ -15,27 +16,91 @@ def test_only_the_cli_parses_arguments():
     for folder, _, files in os.walk(os.path.join(ROOT, "keras_patchnet")):
         for name in files:
             path = os.path.join(folder, name)
-            if name.endswith(".py") and name not in ("cli.py", "__main__.py"):
+            if name.endswith(".py") and os.path.basename(folder) != "cli" and name != "__main__.py":
                 with open(path, encoding="utf-8") as f:
                     if "argparse" in f.read():
                         offenders.append(os.path.relpath(path, ROOT))
     assert offenders == []
-    tools = (
-        "demo.py",
-        "build_preset.py",
-        "choose_grid.py",
-        "evaluate_synthetic.py",
-        "lighting_study.py",
-        "ambiguity.py",
-        "sync_presets.py",
-        "device_wheels.sh",
-        "device_env.sh",
-        "device_visit.sh",
-        "rig_classifier.py",
-        "oracle_stitch_eval.py",
-    )
-    for tool in tools:
-        assert os.path.isfile(os.path.join(ROOT, "tools", tool)), tool
+    tools = ("demo.py", "build_preset.py", "choose_grid.py", "evaluate_synthetic.py", "sync_presets.py")
+    studies = ("lighting_study.py", "ambiguity.py", "rig_classifier.py", "oracle_stitch_eval.py", "networks.py")
+    for folder, names in (("tools", tools), ("research", studies)):
+        for name in names:
+            assert os.path.isfile(os.path.join(ROOT, folder, name)), f"{folder}/{name}"
+
+
+def _imports(path, known):
+    """The names in `known` that the file at `path` imports (at any depth: lazy imports count too)."""
+    import ast
+
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {k for k in known if k in found}
+
+
+def _cycle(graph):
+    """A list of nodes forming a cycle in `graph` ({node: set of nodes}), or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = 2
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _library_modules():
+    modules = {}
+    for folder, _, files in os.walk(os.path.join(ROOT, "keras_patchnet")):
+        for name in files:
+            if name.endswith(".py"):
+                rel = os.path.relpath(os.path.join(folder, name), ROOT)[:-3].replace(os.sep, ".")
+                modules[rel.removesuffix(".__init__")] = os.path.join(folder, name)
+    return modules
+
+
+def test_the_library_imports_without_a_circle_and_keeps_files_short():
+    modules = _library_modules()
+    graph = {}
+    for module, path in modules.items():
+        # a package's __init__ that re-exports its own submodules is not an edge back from them
+        graph[module] = {m for m in _imports(path, modules) if m != module and not module.startswith(m + ".")}
+    # `from keras_patchnet import hub` names the submodule, not the package's __init__
+    for module, edges in graph.items():
+        graph[module] = {e for e in edges if e != "keras_patchnet"}
+    assert _cycle(graph) is None, f"import circle: {' -> '.join(_cycle(graph))}"
+    assert "keras_patchnet.training" not in graph["keras_patchnet.models.patchnet"]
+    assert "keras_patchnet.cli" not in graph["keras_patchnet.evaluation"]
+    long = {m: n for m, p in modules.items() if (n := sum(1 for _ in open(p, encoding="utf-8"))) > 400}
+    assert long == {}, f"library files over 400 lines: {long}"
+
+
+def test_the_studies_import_in_one_direction():
+    folder = os.path.join(ROOT, "research")
+    names = {n[:-3]: os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".py")}
+    graph = {n: _imports(p, names) - {n} for n, p in names.items()}
+    assert _cycle(graph) is None, f"import circle: {' -> '.join(_cycle(graph))}"
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a maintainer's tool: runs once, on TensorFlow")
@@ -43,7 +108,7 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     import csv
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("lighting_study", os.path.join(ROOT, "tools", "lighting_study.py"))
+    spec = importlib.util.spec_from_file_location("lighting_study", os.path.join(ROOT, "research", "lighting_study.py"))
     study = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
     argv = "--variant scratch --minutes 0 --steps 1 --batch-size 1 --val-images 1 --size 64 --out".split()
@@ -118,15 +183,15 @@ def _tool(name):
     import importlib.util
     import sys
 
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
+    sys.path.insert(0, os.path.join(ROOT, "research"))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "research", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_the_convex_concave_twin_is_the_same_image_but_for_perspective():
-    """tools/ambiguity.py: the twin (depth reflected about its mean, lights about the camera axis) of a calibrated
+    """research/ambiguity.py: the twin (depth reflected about its mean, lights about the camera axis) of a calibrated
     render is 2x the flat plane's depth error away; its image differs by several grey levels through perspective,
     and by about one when the focal length is 1000x longer (nearly orthographic); the shading model reproduces the
     render itself to the noise."""
@@ -148,7 +213,7 @@ def test_the_convex_concave_twin_is_the_same_image_but_for_perspective():
 
 
 def test_the_rig_classifier_refuses_training_seeds_that_meet_the_validation_ones(capsys):
-    """tools/rig_classifier.py: a second stage's fresh renders (--first-seed) may not reach into the validation
+    """research/rig_classifier.py: a second stage's fresh renders (--first-seed) may not reach into the validation
     seeds it is scored on, and --init names a file that exists; both are refused before anything is rendered."""
     tool = _tool("rig_classifier")
     from keras_patchnet.constants import VAL_SEED

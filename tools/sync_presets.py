@@ -107,6 +107,10 @@ def sync(write=True):
             if write:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(text)
+    if write:  # a preset folder whose card changed gets its manifest anew
+        for folder in preset_folders().values():
+            if any(os.path.dirname(os.path.abspath(path)) == os.path.abspath(folder) for path in stale):
+                hub.write_manifest(folder)
     if write and presets.TABLE in stale:  # this process reads the new table from now on
         with open(presets.TABLE, encoding="utf-8") as f:
             presets.PRESETS.clear()

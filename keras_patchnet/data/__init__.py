@@ -6,7 +6,15 @@ from keras_patchnet.constants import SAMPLE, TEST_SEED, TRAIN_SEED, VAL_SEED
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
 from keras_patchnet.data.dataset import PatchNetDataset, SyntheticSource, cut_patches, relative_depth
 from keras_patchnet.data.synthetic import KINDS, Sample, intrinsics, render, render_batch
-from keras_patchnet.data.texless import DataError, Record, TexlessDataset, read_image, to_uint8, write_synthetic
+from keras_patchnet.data.texless import (
+    DataError,
+    Record,
+    TexlessDataset,
+    read_image,
+    read_mask,
+    to_uint8,
+    write_synthetic,
+)
 
 
 def load_sample(with_truth=False):
@@ -30,6 +38,7 @@ __all__ = [
     "Record",
     "DataError",
     "read_image",
+    "read_mask",
     "load_sample",
     "SAMPLE",
     "to_uint8",

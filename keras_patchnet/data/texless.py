@@ -58,6 +58,7 @@ def to_uint8(image):
 def read_image(path, native=False):
     """Reads an 8- or 16-bit PNG, TIFF or other Pillow image, grey or RGB(A), as (H, W, 3) RGB.
 
+    The EXIF orientation tag (as cameras write it) is applied, so the array is the image as it is displayed.
     Grey is repeated over three channels and alpha dropped. 16-bit grey files (Pillow modes I;16*, I) keep their
     16 bits: uint16 with `native=True`, else scaled to uint8 (by 255 / 65535, never clipped). 16-bit colour PNGs
     are decoded by Pillow to their high 8 bits (uint8 either way). Raises `DataError` naming the file.
@@ -66,6 +67,7 @@ def read_image(path, native=False):
 
     try:
         with Image.open(path) as im:
+            im = _upright(im)
             if im.mode.startswith("I;16") or im.mode == "I":
                 grey = np.asarray(im).astype("int64")
                 if im.mode == "I" and (grey.min() < 0 or grey.max() > 65535):
@@ -83,6 +85,52 @@ def read_image(path, native=False):
     except Exception as e:  # PIL raises many types for bad files
         raise DataError(f"Cannot read image file {path}: {e}") from None
     return image if native else to_uint8(image)
+
+
+def _upright(im):
+    """The image as displayed: its EXIF orientation (1-8) applied (Pillow's `ImageOps.exif_transpose`)."""
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
+
+
+def read_mask(path):
+    """Reads a foreground mask file as an (H, W) bool array, as it is displayed (EXIF orientation applied).
+
+    - A file with an alpha channel whose colour carries nothing (one colour everywhere, e.g. a cut-out saved white
+      on transparent): alpha above half its range is the surface.
+    - A JPEG (lossy: its ringing turns black pixels grey near edges): brightest channel above half range, with a
+      warning to save masks as PNG.
+    - Anything else (PNG, TIFF, BMP; 0/1, 0/255 or 16-bit): every non-zero pixel is the surface.
+    Raises `DataError` naming the file.
+    """
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = _upright(im)
+            fmt = im.format or ""
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = np.asarray(im.convert("RGBA"))
+                colour = rgba[..., :3].reshape(-1, 3)
+                if (colour == colour[:1]).all():
+                    return rgba[..., 3] >= 128
+        image = read_image(path, native=True)
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f"Cannot read mask file {path}: {e}") from None
+    if fmt.upper() in ("JPEG", "MPO"):
+        warnings.warn(
+            f"mask {path} is a JPEG: lossy compression blurs its edges, so it is thresholded at half range; "
+            f"save masks as PNG",
+            stacklevel=2,
+        )
+        half = 32768 if image.dtype == np.uint16 else 128
+        return image.max(axis=-1) >= half
+    return image.max(axis=-1) > 0
 
 
 def _read_npz(path, key):

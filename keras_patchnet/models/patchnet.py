@@ -4,10 +4,14 @@ import keras
 
 from keras_patchnet.layers import BilateralRefine, PatchExtract, PatchStitch
 from keras_patchnet.models import blocks
+from keras_patchnet.models._host import as_host_batch, check_host_images
 from keras_patchnet.models._torch_layout import fast_channels_last
 from keras_patchnet.ops.patches import check_image_shape
 from keras_patchnet.ops.resize import INTERPOLATIONS, resize
 
+# The working-scale resize never makes a side longer than this times the input's longest side; an image that would
+# need more (a strip a few pixels wide) runs at its own size.
+MAX_WORKING_UPSCALE = 4
 TORCH_CHUNK_PIXELS = 16 * 128 * 128  # patch pixels per call of the patch network on PyTorch (see inference_chunk)
 
 
@@ -33,33 +37,6 @@ def read_images(images):
     if "int" not in dtype and "float" not in dtype:
         raise TypeError(f"`images` must be uint8, uint16 or float RGB. Received: images.dtype={dtype}")
     return keras.ops.cast(images, "float32")
-
-
-def check_host_images(images, intensity, stacklevel=3):
-    """Warnings about a NumPy batch before it is predicted: non-finite pixels (with their count), and float
-    images in [0, 1] given to a model that reads absolute brightness (intensity="none")."""
-    import warnings
-
-    import numpy as np
-
-    if isinstance(images, dict):
-        images = images.get("images")
-    if not isinstance(images, np.ndarray) or not np.issubdtype(images.dtype, np.floating) or images.size == 0:
-        return
-    bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
-    if bad:
-        warnings.warn(
-            f"`images` holds {bad} non-finite value(s) (NaN or inf); those pixels are read as background "
-            f"(0) and left out of the foreground.",
-            stacklevel=stacklevel,
-        )
-    finite = images[np.isfinite(images)]
-    if intensity == "none" and finite.size and finite.max() <= 1.0:
-        warnings.warn(
-            "Float `images` are all <= 1, but this model reads absolute brightness on the 0-255 scale "
-            "(intensity='none'): multiply [0, 1] images by 255.",
-            stacklevel=stacklevel,
-        )
 
 
 def _batch_of(x):
@@ -115,7 +92,8 @@ class PatchNet(keras.Model):
             are resized (bilinear, antialiased) to this width, the aspect kept, before they are cut, and the maps
             are resized back to the input's size (depth bilinear; normals bilinear, then renormalised), so the
             network always sees the surface at the pixel scale it was trained at. Presets trained at one scale
-            set it (see their config); pass `working_width=None` to run at native resolution.
+            set it (see their config); pass `working_width=None` to run at native resolution. No side grows past
+            `MAX_WORKING_UPSCALE` (4) times the input's longest side: a strip runs at its own size.
         working_interpolation: how images are brought to `working_width`: "bilinear" (default; antialiased when
             shrinking) or "nearest" (each working pixel is the input pixel under its centre; see `ops.resize`).
             "nearest" keeps a render's pixel noise and sharpness, as in the native renders the presets were
@@ -277,7 +255,10 @@ class PatchNet(keras.Model):
         height, width = size
         if not self.working_width or width == self.working_width:
             return tuple(size)
-        return (max(1, int(round(height * self.working_width / width))), self.working_width)
+        work = (max(1, int(round(height * self.working_width / width))), self.working_width)
+        if max(work) > MAX_WORKING_UPSCALE * max(size):  # a strip: no side may grow past the bound
+            return tuple(size)
+        return work
 
     @property
     def data_settings(self):
@@ -322,7 +303,7 @@ class PatchNet(keras.Model):
 
     def _before_predict(self, x):
         """Host-side checks and the per-size predict function; the result itself for an empty batch, else None."""
-        check_host_images(x, self.intensity, stacklevel=4)
+        check_host_images(x, self.intensity, stacklevel=5)
         self._new_size_new_function(x)
         if _batch_of(x) == 0:  # Keras' predict loops cannot run on no samples
             return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
@@ -345,10 +326,10 @@ class PatchNet(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         # On TensorFlow, build the optimizer's, loss's and metrics' variables from one batch first, so the train step
-        # is traced once, not twice (see `keras_patchnet.training.build_for_fit`): arrays and PyDatasets; other
+        # is traced once, not twice (see `keras_patchnet.fitting.build_for_fit`): arrays and PyDatasets; other
         # inputs (tf.data, generators) go to Keras as they are.
         if keras.backend.backend() == "tensorflow" and self.optimizer is not None:
-            from keras_patchnet.training import build_for_fit
+            from keras_patchnet.fitting import build_for_fit
 
             if isinstance(x, keras.utils.PyDataset):
                 build_for_fit(self, x)
@@ -357,12 +338,14 @@ class PatchNet(keras.Model):
         return super().fit(x, y, *args, **kwargs)
 
     def predict_on_batch(self, x):
+        x = as_host_batch(x)
         empty = self._before_predict(x)
         if empty is not None:
             return empty
         return self._predict_large(x) if self._streams(x) else super().predict_on_batch(x)
 
     def predict(self, x, *args, **kwargs):
+        x = as_host_batch(x)
         empty = self._before_predict(x)
         if empty is not None:
             return empty

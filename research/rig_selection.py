@@ -1,4 +1,4 @@
-"""Issue #13, after the oracle-rig run of `tools/lighting_study.py`: can the oracle-rig patch network pick its own rig,
+"""After the oracle-rig run of `research/lighting_study.py`: can the oracle-rig patch network pick its own rig,
 with no learned whole-image estimator? For every validation image it predicts once per rig hypothesis (the 4
 one-hot channels set to each rig in turn) and a rule picks one of the four answers:
 
@@ -11,7 +11,7 @@ one-hot channels set to each rig in turn) and a rule picks one of the four answe
 next to the true rig (the oracle) and the most frequent rig of the validation renders. Ratios to the flat plane on
 the study's VAL_SEED renders (never the held-out split), stitched without refinement, as in the study's curves.
 
-    python tools/rig_selection.py --weights runs/study/oracle-rig-2/model.weights.h5 --json out.json
+    python research/rig_selection.py --weights runs/study/oracle-rig-2/model.weights.h5 --json out.json
 
 Also, with the renders' TRUE normals in place of the predictions, how often the shading rule picks the true rig and
 prefers the true normals to their convex / concave twin's ((nx, ny, nz) -> (-nx, -ny, nz)): whether the rule could
@@ -137,7 +137,7 @@ def main(argv=None):
         return depth[rig, idx], normals[rig, idx]
 
     frequent = int(np.bincount(truth_rig, minlength=4).argmax())
-    result = {"command": "python tools/rig_selection.py " + " ".join(argv or sys.argv[1:]), "weights": args.weights}
+    result = {"command": "python research/rig_selection.py " + " ".join(argv or sys.argv[1:]), "weights": args.weights}
     result["true_normals_check"] = truth_check
     result["true_rig"] = ratios(*choose(truth_rig))
     result["most_frequent_rig"] = ratios(*choose(np.full(len(samples), frequent)))

@@ -1,6 +1,6 @@
 """Issue #13: how much does one image say about the shape when the light is unknown? The convex / concave twin.
 
-    python tools/ambiguity.py [--images 64] [--size 112] [--json docs/lighting-study/ambiguity.json]
+    python research/ambiguity.py [--images 64] [--size 112] [--json docs/lighting-study/ambiguity.json]
 
 For a Lambertian sheet, reflecting its depth about its mean plane (Z -> 2 mean(Z) - Z on the same camera rays: every
 fold turns inside out and the tilt reverses) and the lights about the camera axis ((lx, ly, lz) -> (-lx, -ly, lz))

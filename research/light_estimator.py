@@ -1,7 +1,7 @@
-"""Issue #13, after the oracle-light diagnosis of `tools/lighting_study.py`: estimate the oracle's light channels
+"""Issue #13, after the oracle-light diagnosis of `research/lighting_study.py`: estimate the oracle's light channels
 from the whole image, and feed the estimate to the oracle-light patch network.
 
-    python tools/light_estimator.py --study runs/study --minutes 12 [--train-images 3000]
+    python research/light_estimator.py --study runs/study --minutes 12 [--train-images 3000]
 
 1. A small CNN reads the whole image (scaled to a maximum of 255, shrunk to 64 x 64) and regresses the 9 brightness
    values of `lighting_study.oracle_brightness` (the render's lights, ambient and albedo seen at 9 reference
@@ -21,19 +21,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-THUMB = 64
-
-
-def thumbnail(image, size=THUMB):
-    """(H, W, 3) uint8 -> (size, size, 3) float32 on the 0-255 scale of the image scaled to a maximum of 255 (not
-    resized when the image is size x size already)."""
-    import numpy as np
-
-    from keras_patchnet.data.dataset import shrink
-
-    scale = 255.0 / max(float(image.max()), 1e-6)
-    x = image.astype("float32") * scale
-    return np.clip(x if x.shape[:2] == (size, size) else shrink(x, (size, size)), 0, 255)
+from lighting_study import THUMB, thumbnail  # noqa: E402,F401 (one direction: this study builds on that one)
+from networks import estimator  # noqa: E402,F401
 
 
 def targets(sample):
@@ -43,24 +32,6 @@ def targets(sample):
     return oracle_brightness(sample) * (1.0 / max(float(sample.image.max()), 1e-6))
 
 
-def estimator(outputs=9, batch_norm=False, name="light_estimator", size=THUMB):
-    """The whole-image CNN; `batch_norm`: each convolution followed by batch normalisation (without it, the rig
-    classifier's loss stayed at ln 4 for 4 epochs: no learning at all)."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input((size, size, 3))
-    x = layers.Rescaling(1 / 255.0)(inputs)
-    for filters in (16, 32, 64, 128):
-        for strides in (1, 2):
-            x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=not batch_norm)(x)
-            x = layers.ReLU()(layers.BatchNormalization()(x) if batch_norm else x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(128, activation="relu")(x)
-    return keras.Model(inputs, layers.Dense(outputs)(x), name=name)
-
-
-# REFERENCE_NORMALS mirrored left-right (x -> -x): the straight-on normal and the ring's 90 and 270 degrees stay
 MIRROR = [0, 5, 4, 3, 2, 1, 8, 7, 6]
 
 

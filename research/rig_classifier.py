@@ -1,9 +1,9 @@
-"""Issue #13, after the oracle-rig run of `tools/lighting_study.py`: tell from the whole image which of the renderer's
+"""After the oracle-rig run of `research/lighting_study.py`: tell from the whole image which of the renderer's
 four rigs lit it, and feed the guess to the oracle-rig patch network.
 
-    python tools/rig_classifier.py --study runs/study --minutes 25 --train-images 30000
+    python research/rig_classifier.py --study runs/study --minutes 25 --train-images 30000
 
-1. The CNN of `tools/light_estimator.py` (the whole image scaled to a maximum of 255, shrunk to 64 x 64; with batch
+1. The CNN of `research/light_estimator.py` (the whole image scaled to a maximum of 255, shrunk to 64 x 64; with batch
    normalisation, without which it did not learn at all) with a 4-way softmax, cross-entropy, Adam 1e-3, on fresh
    `lighting="rig"` training renders (never VAL_SEED); the epoch kept is the one with the best accuracy on
    `--classifier-val-images` VAL_SEED renders. No flips: a mirrored rig is not one of the four.
@@ -67,14 +67,7 @@ def batches(x, y, batch_size=32, seed=0):
     return Batches()
 
 
-def classifier(thumb=64):
-    """The light estimator's CNN with batch normalisation and a 4-way softmax: the rig's probabilities, from a
-    thumb x thumb thumbnail."""
-    import keras
-    from light_estimator import estimator
-
-    head = estimator(4, batch_norm=True, size=thumb)
-    return keras.Model(head.inputs, keras.layers.Softmax()(head.outputs[0]), name="classifier")
+from networks import classifier  # noqa: E402,F401 (where the study's networks live)
 
 
 def main(argv=None):
@@ -145,7 +138,7 @@ def main(argv=None):
     np.add.at(confusion, (y_cls, guess), 1)
 
     result = {
-        "command": "python tools/rig_classifier.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python research/rig_classifier.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "train_images": args.train_images,
         "train_seconds": train_s,
         "epochs": epochs,

@@ -1,9 +1,9 @@
-"""Issue #13: how the rig-conditioned networks of `tools/lighting_study.py` (oracle-rig variants) score when their
+"""Issue #13: how the rig-conditioned networks of `research/lighting_study.py` (oracle-rig variants) score when their
 patches are stitched as `PatchNet` does with a mask: the depth offsets solved on the foreground only, then the
 bilateral refinement (the defaults of `PatchNet`: diameter 5, sigma_space 1.5, depth sigma_range 0.05 m, normals
 0.3), against the study's curves, which stitch without a mask and do not refine.
 
-    python tools/oracle_stitch_eval.py --width 12 --json docs/lighting-study/stitch-with-mask.json \
+    python research/oracle_stitch_eval.py --width 12 --json docs/lighting-study/stitch-with-mask.json \
         oracle-rig-w12 oracle-rig-w12-patches oracle-rig-w12-e2e
 
 Ratios to the flat plane (depth MAE, mean angle) on the study's 32 VAL_SEED renders (112², lighting="rig", the true
@@ -74,7 +74,7 @@ def main(argv=None):
         results[name] = row
         print(name, row, flush=True)
     if args.json:
-        command = "python tools/oracle_stitch_eval.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = "python research/oracle_stitch_eval.py " + " ".join(argv if argv is not None else sys.argv[1:])
         with open(args.json, "w") as f:
             json.dump({"command": command, "ratios_depth_angle": results}, f, indent=1)
 

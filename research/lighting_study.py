@@ -1,7 +1,7 @@
 """Learnability study for unknown lights (issue #13): short runs of patch-network variants on the same data, each
 with its validation learning curve as a ratio to the flat plane (after stitching, on VAL_SEED renders).
 
-    python tools/lighting_study.py --variant curriculum --minutes 25 --out runs/study
+    python research/lighting_study.py --variant curriculum --minutes 25 --out runs/study
 
 Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid, Adam + cosine decay):
     curriculum      start from unet.synthetic-calibrated's weights, intensity="image", lighting="rig"
@@ -17,9 +17,9 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
     oracle-rig      the same with less: 4 constant channels, one-hot, saying which of the renderer's four rigs lit
                     the image (not its jitter, powers, ambient or albedo): is the rig enough? (lighting="rig" only)
     estimated-light the oracle-light network (<out>/oracle-light/model.weights.h5) fine-tuned with the 9 channels
-                    estimated from the whole image by tools/light_estimator.py (--estimator) instead of the truth
+                    estimated from the whole image by research/light_estimator.py (--estimator) instead of the truth
     estimated-rig   an oracle-rig network (--init) fine-tuned with the rig classifier's probabilities (times 255) of
-                    the four rigs, from the whole image (tools/rig_classifier.py, --classifier), instead of the truth
+                    the four rigs, from the whole image (research/rig_classifier.py, --classifier), instead of the truth
 Options for a continuation (session 12): --init WEIGHTS starts from saved weights of the variant's network, --decay
 makes the learning rate fall from --lr to 0 along a cosine over --minutes of wall time (the other runs keep it near
 --lr), and --end-to-end (oracle variants) trains on whole images through the stitch (PatchExtract -> network ->
@@ -27,7 +27,7 @@ PatchStitch, the loss on the stitched 112² maps, as the curves measure them) in
 Each epoch appends a row to <out>/<variant>/curve.csv: epoch, seconds, training loss, validation depth MAE (mm),
 mean angle (deg), the flat plane's, and their ratios. Choices are read on this validation split only.
 
-    python tools/lighting_study.py --plot docs/lighting-study   # every <variant>.csv there -> docs/lighting-study.png
+    python research/lighting_study.py --plot docs/lighting-study  # each <variant>.csv there -> docs/lighting-study.png
 """
 
 import argparse
@@ -87,6 +87,21 @@ def oracle_brightness(sample):
     return 255.0 * p["albedo"] * radiance
 
 
+THUMB = 64
+
+
+def thumbnail(image, size=THUMB):
+    """(H, W, 3) uint8 -> (size, size, 3) float32 on the 0-255 scale of the image scaled to a maximum of 255 (not
+    resized when the image is size x size already)."""
+    import numpy as np
+
+    from keras_patchnet.data.dataset import shrink
+
+    scale = 255.0 / max(float(image.max()), 1e-6)
+    x = image.astype("float32") * scale
+    return np.clip(x if x.shape[:2] == (size, size) else shrink(x, (size, size)), 0, 255)
+
+
 def oracle_rig(sample):
     """(4,) one-hot on the 0-255 scale: which rig lit a `lighting="rig"` render (the rigs have 1-4 lights)."""
     import numpy as np
@@ -99,8 +114,6 @@ def oracle_constants(sample, kind):
     light estimator's guess of oracle_brightness from the image alone) and whether they follow the image's
     per-image scale."""
     if kind in ("estimated", "estimated-rig"):
-        from light_estimator import thumbnail
-
         guess = np.asarray(ESTIMATOR["net"].predict_on_batch(thumbnail(sample.image)[None]))[0]
         return (guess * float(sample.image.max()), True) if kind == "estimated" else (255.0 * guess, False)
     return (oracle_brightness(sample), True) if kind == "light" else (oracle_rig(sample), False)
@@ -385,14 +398,14 @@ def main(argv=None):
             raise ValueError(f"The {args.variant} variant needs --lighting rig. Received: --lighting {args.lighting}")
         net = context_network(64, args.width, channels=3 + (4 if rigs else len(REFERENCE_NORMALS)))
         if kind == "estimated-rig":
-            from rig_classifier import classifier
+            from networks import classifier
 
             ESTIMATOR["net"] = classifier()
             ESTIMATOR["net"].load_weights(args.classifier)
         if kind == "estimated":
             import json
 
-            from light_estimator import estimator
+            from networks import estimator
 
             saved = os.path.join(os.path.dirname(args.estimator), "result.json")
             batch_norm = os.path.exists(saved) and json.load(open(saved)).get("batch_norm", False)
