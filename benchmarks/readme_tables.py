@@ -1,6 +1,6 @@
-"""Runs the benchmarks on every backend and writes their tables into the README (`make bench`).
+"""Runs the benchmarks on every backend and writes their tables into docs/speed.md (`make bench`).
 
-    python benchmarks/readme_tables.py [--backends tensorflow torch jax] [--readme README.md] [--from-json DIR]
+    python benchmarks/readme_tables.py [--backends tensorflow torch jax] [--readme docs/speed.md] [--from-json DIR]
 
 Each table lands between `<!-- bench:NAME -->` and `<!-- end bench:NAME -->` with a line saying how it was
 measured: the command, the date, the machine (cores), and the load average before and after (a loaded machine
@@ -126,7 +126,7 @@ def splice(text, name, table):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backends", nargs="+", default=["tensorflow", "torch", "jax"])
-    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
+    p.add_argument("--readme", default=os.path.join(ROOT, "docs", "speed.md"), help="the page that holds the tables")
     p.add_argument("--out", default=os.path.join(ROOT, "out", "bench"))
     p.add_argument("--from-json", help="a folder of an earlier run (its all.json): no new measurement")
     p.add_argument("--markdown", help="print the tables of the per-backend JSON files in this folder (gpu.sh)")

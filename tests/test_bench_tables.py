@@ -1,4 +1,4 @@
-"""`make bench` writes the benchmark tables into the README: the splicing and the table rendering (no timing)."""
+"""`make bench` writes the benchmark tables into docs/speed.md: the splicing and the table rendering (no timing)."""
 
 import importlib.util
 import json
@@ -61,11 +61,11 @@ def test_tables_land_between_their_markers_and_say_how_they_were_measured(tmp_pa
     assert text.count("load average 0.1 before and 1.5 after") == 3
 
 
-def test_missing_markers_are_an_error_and_the_readme_has_all_of_them():
+def test_missing_markers_are_an_error_and_the_speed_page_has_all_of_them():
     t = tables()
     with pytest.raises(ValueError, match="bench:stitch"):
         t.splice("no markers", "stitch", "table")
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "docs", "speed.md"), encoding="utf-8") as f:
         text = f.read()
     for name in ("stitch", "models", "data", "large"):
         assert f"<!-- bench:{name} -->" in text and f"<!-- end bench:{name} -->" in text

@@ -22,6 +22,8 @@ from keras_patchnet import hub, presets  # noqa: E402  (after the path, so a sou
 
 ROOTS = (hub.PACKAGED_WEIGHTS, os.path.join(ROOT, "weights"))
 README = os.path.join(ROOT, "README.md")
+# every preset's generalisation table; the README holds the weights table and the default preset's table only
+PRESETS_PAGE = os.path.join(ROOT, "docs", "presets.md")
 TABLE_MARKERS = ("<!-- weights table: python tools/sync_presets.py -->\n", "\n<!-- end of weights table -->")
 
 
@@ -88,12 +90,18 @@ def expected():
     files[presets.TABLE] = json.dumps(table, indent=2, ensure_ascii=False) + "\n"
     with open(README, encoding="utf-8") as f:
         readme = f.read()
+    with open(PRESETS_PAGE, encoding="utf-8") as f:
+        page = f.read()
     readme = splice(readme, *TABLE_MARKERS, presets.markdown_table(table), "the weights table")
     for name, m in metadata.items():
         if m.get("generalisation"):
             start, end = f"<!-- generalisation:{name} -->\n", f"\n<!-- end generalisation:{name} -->"
-            readme = splice(readme, start, end, hub.generalisation_markdown(m["generalisation"]), name)
+            body = hub.generalisation_markdown(m["generalisation"])
+            page = splice(page, start, end, body, name)
+            if start in readme:  # the default's table, where the README shows it
+                readme = splice(readme, start, end, body, name)
     files[README] = readme
+    files[PRESETS_PAGE] = page
     return files
 
 
