@@ -88,3 +88,20 @@ def test_a_preset_neither_installed_nor_published_says_so_in_one_line(installed)
     done = run(installed, ["-c", code])
     assert done.returncode != 0
     assert "neither installed with the package nor published on the Hub yet" in done.stderr.strip().splitlines()[-1]
+
+
+def test_the_wheel_carries_its_licence_and_a_short_description(installed):
+    import glob
+    import zipfile
+
+    wheel = glob.glob(os.path.join(os.path.dirname(installed["target"]), "dist", "keras_patchnet-*.whl"))[0]
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        licence = [n for n in names if n.endswith("LICENSE") and ".dist-info/" in n]
+        assert licence and "Apache License" in z.read(licence[0]).decode()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    head, _, description = metadata.partition("\n\n")
+    assert "License-Expression: Apache-2.0" in head and "Project-URL:" in head and "Author" in head
+    assert "Classifier:" in head and "Requires-Dist: Pillow" in head
+    assert "pip install" in description and len(description.splitlines()) < 80  # the short description, not the README
+    assert any(n.endswith("weights/unet.synthetic-calibrated/manifest.json") for n in names)
