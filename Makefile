@@ -9,7 +9,7 @@ BACKENDS ?= tensorflow torch jax
 TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install predict demo test lint bench clean
+.PHONY: install predict demo test lint bench install-check clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ test: install
 	  echo "=== KERAS_BACKEND=$$b"; \
 	  KERAS_BACKEND=$$b $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS) || status=1; \
 	done; exit $$status
+
+# the wheel with its dependencies in a fresh venv holding one backend: predict --sample and the README quickstart
+install-check:
+	bash tools/check_install.sh tensorflow-cpu
 
 lint: install
 	$(VENV)/bin/ruff check .
