@@ -1,4 +1,4 @@
-"""How a preset holds up off its training condition: the generalisation benchmark (issue #13).
+"""How a preset holds up off its training condition: the generalisation benchmark.
 
     python benchmarks/bench_generalisation.py [--presets unet.synthetic-calibrated ...] [--images 32] [--write]
 

@@ -1,4 +1,4 @@
-"""Large images: peak memory and time per megapixel of the full model at native resolution (issue #16).
+"""Large images: peak memory and time per megapixel of the full model at native resolution.
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_large.py [--sizes 224 1024 2048 4096] [--preset unet]
 

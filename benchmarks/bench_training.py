@@ -1,4 +1,4 @@
-"""Where a training step of the recipe goes (issue #16): data, step, compilation, on the active backend.
+"""Where a training step of the recipe goes: data, step, compilation, on the active backend.
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_training.py [--steps 20] [--json out.json]
 

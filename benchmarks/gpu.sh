@@ -1,17 +1,15 @@
 #!/bin/bash
-# The benchmark set on a GPU machine, in well under ten minutes (issue #16): for every backend whose GPU build is
+# The benchmark set on a GPU machine, in well under ten minutes: for every backend whose GPU build is
 # installed, the stitch, the three models and the large-image benchmark, each under its own time limit (each
 # writes its JSON after every size or model, so a step stopped by its limit keeps what it measured), then the
 # tables as markdown (`OUT/tables.md`) labelled with the hardware.
 #
 #     bash benchmarks/gpu.sh [OUT]
 #
-# On this project's device machine (Python 3.12, CUDA builds of torch and JAX, no Keras, no TensorFlow; at most 8
-# files come back from $OUT): bring Keras as wheels (`bash tools/device_wheels.sh` here, `carry=[".whl"]`) and let
-# tools/device_visit.sh run this script into a work folder and pack it into $OUT. STEP_S scales the per-step time
-# limits (default 1.0: 90 s for the stitch and the models, 80 s for large images, per backend).
+# The machine needs Keras and the package importable (the script puts this checkout on PYTHONPATH). STEP_S scales
+# the per-step time limits (default 1.0: 90 s for the stitch and the models, 80 s for large images, per backend).
 #
-# A backend that sees no GPU is skipped and named (its CPU figures are in the README already). Each step's output
+# A backend that sees no GPU is skipped and named (its CPU figures are in docs/speed.md). Each step's output
 # lands in OUT/<step>_<backend>.log and .json.
 #
 # A rehearsal on a machine without a GPU (every backend on its CPU, tiny sizes; checks the script, not the speed):

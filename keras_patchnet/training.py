@@ -57,7 +57,7 @@ DEFAULTS = dict(
 
 
 # "mixed_bfloat16": convolutions in bfloat16, weights, BatchNorm statistics, heads, loss and the stitch in float32
-# (issue #16: the recipe's step on a CPU with AVX512-BF16; see benchmarks/bench_training.py). float16 is left out:
+# (the recipe's step on a CPU with AVX512-BF16; see benchmarks/bench_training.py). float16 is left out:
 # it needs loss scaling and brings no speed on CPUs.
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 

@@ -1,4 +1,4 @@
-"""Issue #13: how much does one image say about the shape when the light is unknown? The convex / concave twin.
+"""how much does one image say about the shape when the light is unknown? The convex / concave twin.
 
     python research/ambiguity.py [--images 64] [--size 112] [--json docs/lighting-study/ambiguity.json]
 

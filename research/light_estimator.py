@@ -1,4 +1,4 @@
-"""Issue #13, after the oracle-light diagnosis of `research/lighting_study.py`: estimate the oracle's light channels
+"""After the oracle-light diagnosis of `research/lighting_study.py`: estimate the oracle's light channels
 from the whole image, and feed the estimate to the oracle-light patch network.
 
     python research/light_estimator.py --study runs/study --minutes 12 [--train-images 3000]

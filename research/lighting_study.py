@@ -1,4 +1,4 @@
-"""Learnability study for unknown lights (issue #13): short runs of patch-network variants on the same data, each
+"""Learnability study for unknown lights: short runs of patch-network variants on the same data, each
 with its validation learning curve as a ratio to the flat plane (after stitching, on VAL_SEED renders).
 
     python research/lighting_study.py --variant curriculum --minutes 25 --out runs/study
@@ -20,7 +20,7 @@ Variants (all UNet, P=64, width 8, 112² renders, patches of a 1-px-overlap grid
                     estimated from the whole image by research/light_estimator.py (--estimator) instead of the truth
     estimated-rig   an oracle-rig network (--init) fine-tuned with the rig classifier's probabilities (times 255) of
                     the four rigs, from the whole image (research/rig_classifier.py, --classifier), instead of the truth
-Options for a continuation (session 12): --init WEIGHTS starts from saved weights of the variant's network, --decay
+Options for a continuation: --init WEIGHTS starts from saved weights of the variant's network, --decay
 makes the learning rate fall from --lr to 0 along a cosine over --minutes of wall time (the other runs keep it near
 --lr), and --end-to-end (oracle variants) trains on whole images through the stitch (PatchExtract -> network ->
 PatchStitch, the loss on the stitched 112² maps, as the curves measure them) instead of on independent patches.

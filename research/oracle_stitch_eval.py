@@ -1,4 +1,4 @@
-"""Issue #13: how the rig-conditioned networks of `research/lighting_study.py` (oracle-rig variants) score when their
+"""how the rig-conditioned networks of `research/lighting_study.py` (oracle-rig variants) score when their
 patches are stitched as `PatchNet` does with a mask: the depth offsets solved on the foreground only, then the
 bilateral refinement (the defaults of `PatchNet`: diameter 5, sigma_space 1.5, depth sigma_range 0.05 m, normals
 0.3), against the study's curves, which stitch without a mask and do not refine.

@@ -1,5 +1,5 @@
-"""The shipped default preset (`unet(pretrained=True)`): exposure and numeric range do not change its answer
-(issue #13), on every backend, from the files installed with the package."""
+"""The shipped default preset (`unet(pretrained=True)`): exposure and numeric range do not change its answer,
+on every backend, from the files installed with the package."""
 
 import numpy as np
 import pytest

@@ -47,16 +47,16 @@ def test_onnx_matches_keras_with_a_dynamic_batch(model_and_images, tmp_path):
         pytest.importorskip("tf2onnx")
     model, images = model_and_images
     export.export(model, tmp_path / "m.onnx", "onnx", image_size=SIZE)
-    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
-    (inp,) = session.get_inputs()
+    onnx_run = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    (inp,) = onnx_run.get_inputs()
     assert inp.shape[1:] == [*SIZE, 3] and not isinstance(inp.shape[0], int)  # batch is the dynamic dimension
-    names = [o.name for o in session.get_outputs()]
+    names = [o.name for o in onnx_run.get_outputs()]
     if keras.backend.backend() == "torch":  # generated output names, in the order of the outputs
         assert len(names) == 2
         names = ["depth", "normals"]
     for batch in (images, images[:2]):
         ref = model.predict_on_batch(batch)
-        outputs = session.run(None, {inp.name: batch})
+        outputs = onnx_run.run(None, {inp.name: batch})
         assert [o.shape[-1] for o in outputs] == [1, 3]
         for name, value in zip(names, outputs):
             np.testing.assert_allclose(value, np.asarray(ref[name]), atol=1e-4)

@@ -112,7 +112,7 @@ def test_the_lighting_study_runs_and_writes_its_curve(tmp_path):
     study = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
     argv = "--variant scratch --minutes 0 --steps 1 --batch-size 1 --val-images 1 --size 64 --out".split()
-    study.main([*argv, str(tmp_path), "--width", "4", "--workers", "2"])  # the GPU visit's options
+    study.main([*argv, str(tmp_path), "--width", "4", "--workers", "2"])  # the options of a run with worker processes
     rows = list(csv.DictReader(open(tmp_path / "scratch" / "curve.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1"]  # the start, then one epoch (the time budget is 0)
     assert all(float(r["depth_ratio"]) > 0 for r in rows)

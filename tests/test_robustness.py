@@ -1,4 +1,4 @@
-"""Any input a user has (issue #14): non-finite pixels never spread, one documented reading of every dtype, empty
+"""Any input a user has: non-finite pixels never spread, one documented reading of every dtype, empty
 batches, patch counts that cannot come from the grid, metrics on nothing, flipped normals, and a seeded sweep of
 the full model's inputs that must give finite maps or a clear error."""
 

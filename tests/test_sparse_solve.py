@@ -1,4 +1,4 @@
-"""The sparse depth-offset solve (issue #16): the same offsets as the dense solve, differentiable, chosen by size."""
+"""The sparse depth-offset solve: the same offsets as the dense solve, differentiable, chosen by size."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""The bounded-memory predict path (`models.streaming`, issue #16): the graph path's maps, chunk by chunk."""
+"""The bounded-memory predict path (`models.streaming`): the graph path's maps, chunk by chunk."""
 
 import keras
 import numpy as np

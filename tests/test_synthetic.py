@@ -123,7 +123,7 @@ def test_wide_world_normals_agree_with_its_depth(seed):
 
 
 def test_wide_world_statistics():
-    """Steep tilts, sheets from a third of the frame to cut by it, every kind, other albedos (issue #13)."""
+    """Steep tilts, sheets from a third of the frame to cut by it, every kind, other albedos."""
     from keras_patchnet.data.synthetic import WIDE_KINDS, WIDE_SLANT_DEG
 
     batch = [render(2000 + i, 64, 64, world="wide") for i in range(60)]

@@ -17,7 +17,7 @@ optional weak Blinn-Phong highlight, Gaussian sensor noise and 8-bit
 quantisation. The silhouette is an irregular star-shaped blob or a T-shirt-like outline in the sheet's own
 coordinates, sometimes cut by the image frame. Background: near-black noise, depth 0 and normals 0.
 
-`world="wide"` widens all of this (issue #13): tilts up to 70°, sheets covering 30-95% of the frame (the larger ones
+`world="wide"` widens all of this: tilts up to 70°, sheets covering 30-95% of the frame (the larger ones
 cut by it), crumpled cloth (many folds and sharp creases), sheets held at two corners (a sag and vertical drape
 folds), rolled and creased paper, albedos 0.5-0.95 with a slight colour, and a faint low-frequency shading noise;
 points a fold turns away from the camera are left out of the silhouette. The default `world="standard"` is what the

@@ -3,7 +3,7 @@
 Keras 3 (up to at least 3.15) runs a channels-last convolution on torch as permute -> `.contiguous()` (an NCHW copy)
 -> `.contiguous(memory_format=channels_last)` (a copy back to NHWC memory) -> conv. The permuted NHWC tensor is
 already a valid `channels_last` NCHW tensor, so both copies can go: in inference they took about half the patch
-network's time on CPU (0.40 -> 0.22 s for 9 patches of 128² through the baseline; issue #16). The `.contiguous()`
+network's time on CPU (0.40 -> 0.22 s for 9 patches of 128² through the baseline). The `.contiguous()`
 is there for view-based ops and `torch.export`, so this is applied only to PatchNet's own inference calls (no
 autograd, no tracing or compiling), for the duration of the call, and `tests/test_models.py` checks that it
 changes no output.

@@ -284,7 +284,7 @@ class PatchNet(keras.Model):
     def inference_chunk(self):
         """Patches per call of the patch network in inference: `patch_batch_size`, and on PyTorch (eager) at most
         `TORCH_CHUNK_PIXELS` pixels of patches (16 of 128², 64 of 64²): its CPU kernels run several times faster
-        on activations that stay in cache than on one large batch (benchmarks/bench_models.py, issue #16)."""
+        on activations that stay in cache than on one large batch (benchmarks/bench_models.py)."""
         chunk = self.patch_batch_size
         if keras.backend.backend() == "torch":
             small = max(1, TORCH_CHUNK_PIXELS // (self.patch_size * self.patch_size))

@@ -1,4 +1,4 @@
-"""The depth-offset system of a large patch grid, kept sparse (issue #16).
+"""The depth-offset system of a large patch grid, kept sparse.
 
 A patch overlaps only its grid neighbours: those whose origin lies less than P away on both axes, at most `ry` rows
 and `rx` columns off. So the Laplacian L = diag(A 1) - A of `patches.depth_offsets` is a (2 ry + 1) x (2 rx + 1)
