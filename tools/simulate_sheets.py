@@ -3,8 +3,11 @@ never imports it), saved as vertex grids in float16 for the package's renderer t
 
     pip install mujoco==4.0.1 numpy          # in a venv of its own: never a dependency of keras-patchnet
     python tools/simulate_sheets.py --out data/shape-bank/train --first-seed 0 --sheets 2400 --grid 24
+    # the physically based test set's sheets: other seeds, a finer grid, every scenario including two that
+    # training never sees (drape_cylinder, hang_rod); its validation set the same from seed 6000000
     python tools/simulate_sheets.py --out data/shape-bank/test --first-seed 5000000 --sheets 128 --grid 32 \
-        --scenarios drape_cylinder hang_rod drop_bumpy
+        --chunk 32 --scenarios drape_sphere drape_box drape_edge drop_bumpy hang_one hang_two push crumple \
+        drape_cylinder hang_rod
 
 Every sheet is one simulation, drawn from its seed alone (`scenario_for(seed)`, then the scenario's own random
 draws), so a chunk can be remade bit for bit and chunks written by separate processes never overlap. Sheets are

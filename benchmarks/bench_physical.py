@@ -1,0 +1,138 @@
+"""A preset on the physically based test set (`data/physical/test`, made by `tools/physical_set.py`: simulated cloth
+path-traced by Cycles, 8-bit sRGB PNGs), next to the flat plane, per light and per scenario, as a user would run
+it: the PNG files as they are, with the true mask.
+
+    python benchmarks/bench_physical.py [--weights true] [--split test] [--limit N] [--linear] [--json out.json]
+
+Figures: depth MAE (mm, after aligning foreground means) and mean angle (degrees), each as the ratio of the
+model's mean to the flat plane's mean over the images of a row (below 1 beats the plane), and the share of images
+whose depth MAE beats the plane's. `--linear` converts the sRGB pixels to linear brightness first (what the
+package's own renderer writes). It is a test set: never trained on, never used to choose anything (choices are
+read on `--split validation`).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+DATA = os.path.join(ROOT, "data", "physical")
+
+
+def load_split(split="test", root=DATA, limit=None):
+    """[(image path, light, scenario, sheet index)], maps {depth (N, H, W) metres, normals, mask}, meta."""
+    folder = os.path.join(root, split)
+    with open(os.path.join(folder, "meta.json")) as f:
+        meta = json.load(f)
+    with np.load(os.path.join(folder, "maps.npz")) as f:
+        mask = f["mask"]
+        depth = np.where(mask, f["depth_relative"].astype("float32") + f["depth_offset"][:, None, None], 0)
+        maps = {"depth": depth, "normals": f["normals"].astype("float32"), "mask": mask}
+    items = [
+        (os.path.join(folder, entry["image"]), light, sheet["scenario"], i)
+        for i, sheet in enumerate(meta["sheets"])
+        for light, entry in sheet["lights"].items()
+    ]
+    return (items[:limit] if limit else items), maps, meta
+
+
+def srgb_to_linear_255(image):
+    c = np.asarray(image, "float32") / 255.0
+    return 255.0 * np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def evaluate(model, split="test", root=DATA, limit=None, linear=False):
+    """Per-image rows {light, scenario, sheet, depth_mm, angle_deg, flat_depth_mm, flat_angle_deg}."""
+    from keras_patchnet.data import read_image
+    from keras_patchnet.evaluation import flat_plane
+    from keras_patchnet.metrics import evaluate_maps
+
+    items, maps, _ = load_split(split, root, limit)
+    rows = []
+    for path, light, scenario, i in items:
+        image = read_image(path)
+        x = srgb_to_linear_255(image) if linear else image
+        m = maps["mask"][i]
+        out = model.predict_on_batch({"images": x[None], "mask": m[None, ..., None].astype("float32")})
+        dt, nt = maps["depth"][i][None, ..., None], maps["normals"][i][None]
+        got = evaluate_maps(dt, np.asarray(out["depth"]), nt, np.asarray(out["normals"]))["mean"]
+        fd, fn = flat_plane(dt[0], nt[0])
+        flat = evaluate_maps(dt, fd[None], nt, fn[None])["mean"]
+        rows.append(
+            {
+                "light": light,
+                "scenario": scenario,
+                "sheet": i,
+                "depth_mm": got["depth_mae_mm"],
+                "angle_deg": got["mean_angle_deg"],
+                "flat_depth_mm": flat["depth_mae_mm"],
+                "flat_angle_deg": flat["mean_angle_deg"],
+            }
+        )
+    return rows
+
+
+def summary(rows):
+    """{"depth_ratio", "angle_ratio", "beats_plane", "images"} of a set of rows."""
+    d = np.mean([r["depth_mm"] for r in rows]) / np.mean([r["flat_depth_mm"] for r in rows])
+    a = np.mean([r["angle_deg"] for r in rows]) / np.mean([r["flat_angle_deg"] for r in rows])
+    beats = np.mean([r["depth_mm"] < r["flat_depth_mm"] for r in rows])
+    return {"depth_ratio": float(d), "angle_ratio": float(a), "beats_plane": float(beats), "images": len(rows)}
+
+
+def table(rows, title):
+    lines = [
+        title,
+        "",
+        "| rows | images | depth / angle ratio to the plane | beats the plane (depth) |",
+        "|---|---|---|---|",
+    ]
+    groups = [("all", rows)]
+    groups += [(f"light: {k}", [r for r in rows if r["light"] == k]) for k in sorted({r["light"] for r in rows})]
+    groups += [
+        (f"scenario: {k}", [r for r in rows if r["scenario"] == k]) for k in sorted({r["scenario"] for r in rows})
+    ]
+    for name, group in groups:
+        s = summary(group)
+        lines.append(
+            f"| {name} | {s['images']} | {s['depth_ratio']:.2f} / {s['angle_ratio']:.2f} | {s['beats_plane']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="unet")
+    p.add_argument("--weights", default="true")
+    p.add_argument("--split", default="test", choices=("test", "validation"))
+    p.add_argument("--limit", type=int, help="the first N images only (a smoke test)")
+    p.add_argument("--linear", action="store_true", help="convert sRGB to linear brightness before predicting")
+    p.add_argument("--json", help="write the per-image rows and the summary here")
+    args = p.parse_args(argv)
+
+    from keras_patchnet import models
+    from keras_patchnet.constants import parse_weights
+
+    model = models.create_model(args.model, pretrained=parse_weights(args.weights))
+    start = time.time()
+    rows = evaluate(model, args.split, limit=args.limit, linear=args.linear)
+    title = (
+        f"_{args.model} ({args.weights}) on the physically based {args.split} set, "
+        f"{'linearised' if args.linear else 'sRGB PNG as stored'}; `python benchmarks/bench_physical.py"
+        f"{' --linear' if args.linear else ''}` on {time.strftime('%Y-%m-%d')}._"
+    )
+    print(table(rows, title))
+    print(f"\n{len(rows)} images in {time.time() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": summary(rows), "rows": rows, "args": vars(args)}, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
