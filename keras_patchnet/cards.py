@@ -1,8 +1,19 @@
 """Model cards and the text every preset shows: the input contract, the recipe's commands, the metrics and the
 generalisation tables, all made from a preset's `metadata.json` (plain Python: no Keras, no Hub client)."""
 
+ENCODING_TEXT = {
+    "linear": (
+        " Pixel values are read as linear brightness (input_encoding='linear'), as the package's own renderer writes "
+        "them; an 8-bit photo or a path tracer's PNG is sRGB-encoded, which this preset was not trained on."
+    ),
+    "srgb": (
+        " Pixel values are read as sRGB-encoded (input_encoding='srgb'), as every 8-bit photo and PNG is; the "
+        "model undoes the tone curve itself. Pass linear values only to a model built with input_encoding='linear'."
+    ),
+}
 
-def input_contract(intensity, trained_on=None, working_width=None, working_interpolation="bilinear"):
+
+def input_contract(intensity, trained_on=None, working_width=None, working_interpolation="bilinear", encoding="linear"):
     """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
     mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
     text = (
@@ -19,6 +30,7 @@ def input_contract(intensity, trained_on=None, working_width=None, working_inter
         text += (
             f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not matter."
         )
+    text += ENCODING_TEXT[encoding]
     if trained_on:
         text += f" Trained on {trained_on}; other lights are outside what it was trained for."
     if working_width:

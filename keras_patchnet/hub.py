@@ -115,17 +115,26 @@ def _evict(path):
             os.remove(p)
 
 
+def manifest_text(folder, files=None, contents=None):
+    """The text of a preset folder's `manifest.json`: the sha256 of `files` (default: every other file), where
+    `contents` ({name: text}) may give a file's text as it is about to be written."""
+    contents = contents or {}
+    if files is None:
+        files = [n for n in os.listdir(folder) if n != MANIFEST_FILE and not n.startswith(".")] + list(contents)
+    digests = {}
+    for name in sorted(set(files)):
+        if name in contents:
+            digests[name] = hashlib.sha256(contents[name].encode("utf-8")).hexdigest()
+        elif os.path.isfile(os.path.join(folder, name)):
+            digests[name] = sha256(os.path.join(folder, name))
+    return json.dumps({"format": "keras-patchnet-manifest", "version": 1, "sha256": digests}, indent=2) + "\n"
+
+
 def write_manifest(folder, files=None):
     """Writes `manifest.json`: the sha256 of `files` (default: every other file) of a preset folder."""
     from keras_patchnet._atomic import write_text
 
-    if files is None:
-        files = [n for n in os.listdir(folder) if n != MANIFEST_FILE and not n.startswith(".")]
-    files = {n: sha256(os.path.join(folder, n)) for n in sorted(files) if os.path.isfile(os.path.join(folder, n))}
-    write_text(
-        os.path.join(folder, MANIFEST_FILE),
-        json.dumps({"format": "keras-patchnet-manifest", "version": 1, "sha256": files}, indent=2) + "\n",
-    )
+    write_text(os.path.join(folder, MANIFEST_FILE), manifest_text(folder, files))
 
 
 def verify_folder(folder, restore):
@@ -154,6 +163,11 @@ def verify_folder(folder, restore):
             raise WeightsError(f"{file} is corrupt (its sha256 differs from {MANIFEST_FILE}); {restore}")
 
 
+def _with_defaults(config):
+    """A config with the keys that older presets leave out filled in (input_encoding: their pixels are linear)."""
+    return {"input_encoding": "linear", **config}
+
+
 def _check_folder(folder, name=None, expected_config=None):
     weights = os.path.join(folder, WEIGHTS_FILE)
     label = f"preset {name!r}" if name else f"folder {folder!r}"
@@ -167,7 +181,7 @@ def _check_folder(folder, name=None, expected_config=None):
             config = json.load(f)
     except ValueError as e:
         raise WeightsError(f"The {label}: {CONFIG_FILE} is not valid JSON ({e})") from None
-    if expected_config is not None and config != expected_config:
+    if expected_config is not None and _with_defaults(config) != _with_defaults(expected_config):
         raise WeightsError(f"The {label}: {CONFIG_FILE} {config} does not match the preset table {expected_config}")
     return config, weights
 
@@ -250,6 +264,7 @@ def model_config(model):
         config["network_kwargs"] = dict(architecture["network_kwargs"])
     if model.intensity != "patch":
         config["intensity"] = model.intensity
+    config["input_encoding"] = getattr(model, "input_encoding", "linear")  # recorded in every preset
     if getattr(model, "working_width", None):
         config["working_width"] = model.working_width
         if getattr(model, "working_interpolation", "bilinear") != "bilinear":
@@ -275,7 +290,8 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None):
         "repo_id": given.pop("repo_id", None),
         "license": given.pop("license", "apache-2.0"),
         "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
-        "input_contract": given.pop("input_contract", None) or input_contract(getattr(model, "intensity", "patch")),
+        "input_contract": given.pop("input_contract", None)
+        or input_contract(getattr(model, "intensity", "patch"), encoding=getattr(model, "input_encoding", "linear")),
         "training": given.pop("training", "Not recorded."),
         "evaluation": given.pop("evaluation", None),
         "metrics": given.pop("metrics", {}),

@@ -190,6 +190,7 @@ def main(argv=None):
         ),
         working_width=config["working_width"],
         working_interpolation=config.get("working_interpolation", "bilinear"),
+        encoding=config.get("input_encoding", "linear"),
     )
     golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]
     hub.save_preset(

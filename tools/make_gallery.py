@@ -35,7 +35,7 @@ def main(argv=None):
         "",
         "Held-out renders of the package's renderer (never used in training or to choose anything), at "
         f"{args.size}², for every preset: input, true and predicted depth and normals, and their errors, with the "
-        "flat plane's errors for reference. Under the calibrated light (`lighting=\"fixed\"`) the presets were "
+        'flat plane\'s errors for reference. Under the calibrated light (`lighting="fixed"`) the presets were '
         "trained for; under rig light, which none of them knows, they are no better than the plane. Made by "
         "`python tools/make_gallery.py`.",
         "",

@@ -87,6 +87,9 @@ def expected():
         for name in folders
     }
     files = {os.path.join(folders[name], "README.md"): hub.model_card(m) for name, m in metadata.items()}
+    for folder in folders.values():  # each folder's manifest, over the card as it will be written
+        card = {"README.md": files[os.path.join(folder, "README.md")]}
+        files[os.path.join(folder, hub.MANIFEST_FILE)] = hub.manifest_text(folder, contents=card)
     files[presets.TABLE] = json.dumps(table, indent=2, ensure_ascii=False) + "\n"
     with open(README, encoding="utf-8") as f:
         readme = f.read()
@@ -115,10 +118,6 @@ def sync(write=True):
             if write:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(text)
-    if write:  # a preset folder whose card changed gets its manifest anew
-        for folder in preset_folders().values():
-            if any(os.path.dirname(os.path.abspath(path)) == os.path.abspath(folder) for path in stale):
-                hub.write_manifest(folder)
     if write and presets.TABLE in stale:  # this process reads the new table from now on
         with open(presets.TABLE, encoding="utf-8") as f:
             presets.PRESETS.clear()

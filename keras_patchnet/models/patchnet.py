@@ -6,6 +6,7 @@ from keras_patchnet.layers import BilateralRefine, PatchExtract, PatchStitch
 from keras_patchnet.models import blocks
 from keras_patchnet.models._host import as_host_batch, check_host_images
 from keras_patchnet.models._torch_layout import fast_channels_last
+from keras_patchnet.ops.encoding import ENCODINGS, read_images
 from keras_patchnet.ops.patches import check_image_shape
 from keras_patchnet.ops.resize import INTERPOLATIONS, resize
 
@@ -22,21 +23,6 @@ def _normalization_scope(patch_model):
         if isinstance(layer, blocks.IntensityNormalization):
             return layer.scope
     return None
-
-
-def read_images(images):
-    """Images of any supported dtype -> float32 on the 0-255 scale (the input contract of `PatchNet`)."""
-    dtype = keras.backend.standardize_dtype(images.dtype)
-    if dtype == "bool":
-        raise TypeError(
-            "`images` must be uint8, uint16 or float RGB, not bool (a mask? pass it as "
-            "{'images': ..., 'mask': ...}). Received: images.dtype=bool"
-        )
-    if dtype == "uint16":
-        return keras.ops.cast(images, "float32") * (255.0 / 65535.0)
-    if "int" not in dtype and "float" not in dtype:
-        raise TypeError(f"`images` must be uint8, uint16 or float RGB. Received: images.dtype={dtype}")
-    return keras.ops.cast(images, "float32")
 
 
 def _batch_of(x):
@@ -100,6 +86,9 @@ class PatchNet(keras.Model):
             trained on; they set it (on validation renders the UNet preset's depth / angle ratio to the flat plane
             at 448² went from 0.568 / 0.560 with "bilinear" to 0.499 / 0.442, against 0.498 / 0.440 at its native
             112²). The foreground mask is resized the same way; the maps always come back bilinear.
+        input_encoding: how the caller's pixel values encode brightness: "linear" (default; what the presets
+            trained on the package's linear renders read) or "srgb" (8-bit photos and path-traced PNGs: the sRGB
+            tone curve is undone inside the model, before anything else).
         architecture: what built `patch_model`, recorded in the config: {"arch": name, "width": ...,
             "network_kwargs": {...}} (set by `keras_patchnet.models`; None for a network of your own). Presets
             and `keras_patchnet.hub.model_config` read it; nothing reads layer names.
@@ -124,6 +113,7 @@ class PatchNet(keras.Model):
         architecture=None,
         working_width=None,
         working_interpolation="bilinear",
+        input_encoding="linear",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -184,6 +174,11 @@ class PatchNet(keras.Model):
                 f"Received: working_interpolation={working_interpolation!r}"
             )
         self.working_interpolation = working_interpolation
+        if input_encoding not in ENCODINGS:
+            raise ValueError(
+                f"`input_encoding` must be one of {ENCODINGS}. Received: input_encoding={input_encoding!r}"
+            )
+        self.input_encoding = input_encoding
         self.built = True  # the patch network is built already; the other layers hold no weights
 
     def build(self, input_shape=None):
@@ -222,7 +217,7 @@ class PatchNet(keras.Model):
     def _prepare(self, images, foreground, size):
         """Pixel values read by the input contract, non-finite pixels out, intensity mode, the working scale:
         (images, foreground, working size) as the patch network sees them."""
-        images = read_images(images)
+        images = read_images(images, self.input_encoding)
         finite = keras.ops.all(keras.ops.isfinite(images), axis=-1, keepdims=True)
         images = keras.ops.where(finite, images, 0.0)  # a NaN or inf pixel is black background, never spread
         if foreground is not None:
@@ -371,6 +366,7 @@ class PatchNet(keras.Model):
             "architecture": self.architecture,
             "working_width": self.working_width,
             "working_interpolation": self.working_interpolation,
+            "input_encoding": self.input_encoding,
         }
 
     @classmethod
