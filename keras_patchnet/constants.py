@@ -15,7 +15,7 @@ import os
 ARCHITECTURES = ("baseline", "inception", "unet")
 INTENSITIES = ("patch", "image", "none")
 LIGHTINGS = ("rig", "random", "fixed")
-WORLDS = ("standard", "wide")
+WORLDS = ("standard", "wide", "physical")
 TRAIN_SEED = 0
 VAL_SEED = 424242
 TEST_SEED = 1_000_000_007

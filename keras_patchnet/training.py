@@ -52,6 +52,7 @@ DEFAULTS = dict(
     scales=None,
     curve_sizes=None,
     dtype_policy="float32",
+    input_encoding="auto",
     verbose="auto",
 )
 
@@ -200,6 +201,13 @@ def train(**kwargs):
         keras.config.set_dtype_policy(previous)
 
 
+def _encoding(cfg):
+    """The model's input encoding: as given, or ("auto") what the training images are: sRGB for world="physical"."""
+    if cfg["input_encoding"] != "auto":
+        return cfg["input_encoding"]
+    return "srgb" if cfg["data"] == "synthetic" and cfg["world"] == "physical" else "linear"
+
+
 def _train(cfg):
     import keras
 
@@ -216,6 +224,7 @@ def _train(cfg):
         width=cfg["width"],
         min_overlap=cfg["min_overlap"],
         intensity=cfg["intensity"],
+        input_encoding=_encoding(cfg),
     )
     train_source, val_source, test_split = _sources(cfg)
     patches = dict(mode="patches", **model.data_settings)  # the model's grid and intensity, never a copy

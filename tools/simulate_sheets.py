@@ -53,11 +53,13 @@ def _sheet_xml(grid, size, pos, euler, mat, pins=()):
     nx, ny = grid
     spacing = (size[0] / (nx - 1), size[1] / (ny - 1))
     mass = mat["density"] * size[0] * size[1]
+    # contact radius 3 mm, smaller only where MuJoCo requires it (below half the vertex spacing of a fine grid)
+    radius = 0.003 if min(spacing) > 0.006 else 0.45 * min(spacing)
     pin = f'<pin id="{" ".join(str(p) for p in pins)}"/>' if pins else ""
     return f"""
     <flexcomp type="grid" count="{nx} {ny} 1" spacing="{spacing[0]:.5f} {spacing[1]:.5f} .01" pos="{pos[0]:.4f}
-        {pos[1]:.4f} {pos[2]:.4f}" euler="{euler[0]:.2f} {euler[1]:.2f} {euler[2]:.2f}" radius="0.003" name="sheet"
-        dim="2" mass="{mass:.5f}">
+        {pos[1]:.4f} {pos[2]:.4f}" euler="{euler[0]:.2f} {euler[1]:.2f} {euler[2]:.2f}" radius="{radius:.4f}"
+        name="sheet" dim="2" mass="{mass:.5f}">
       {pin}
       <edge equality="true" damping="{0.001 if mat["kind"] == "cloth" else 0.004}"/>
       <elasticity young="{mat["young"]:.1f}" poisson="0.3" thickness="{mat["thickness"]}" elastic2d="bend"/>

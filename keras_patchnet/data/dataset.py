@@ -24,7 +24,7 @@ class SyntheticSource:
         lighting: "rig", "random" or "fixed" (see `render`), or a mixture: several of them as a tuple or a
             comma-separated string ("fixed,rig,random"); sample i is lit by entry i modulo their number, so
             "fixed,fixed,rig,random" gives half the samples the calibrated light and a quarter each the others.
-        world: "standard" or "wide" (see `render`).
+        world: "standard", "wide" or "physical" (see `render`).
         scales: None (default): every image rendered at (height, width). A pair (low, high) with 1 <= low <= high:
             multi-scale samples, as a preset with a `working_width` sees larger photos: a quarter of the samples are
             rendered at (height, width), the others at that size times a factor drawn log-uniformly from
@@ -136,6 +136,9 @@ class PatchNetDataset(keras.utils.PyDataset):
             calibrated light: jitter breaks the brightness-to-angle relation, a flip moves the light).
         intensity: "patch" (default): images as they are; "image": each image scaled to a maximum of 255 before
             it is cut, as `PatchNet(intensity="image")` does (use the model's setting).
+        input_encoding: how the source's pixels encode brightness, "linear" (default) or "srgb" (use the model's
+            setting). In "patches" mode sRGB patches are decoded to linear here, since the patch network reads
+            linear brightness; in "images" mode images are passed as they are, and `PatchNet` decodes them.
         flip: with `augment`, whether to flip (default True; turn it off for a fixed, calibrated light, which a
             mirror image would move to the other side).
         shuffle: reshuffle sample order every epoch (seeded by `seed` and the epoch).
@@ -154,6 +157,7 @@ class PatchNetDataset(keras.utils.PyDataset):
         augment=False,
         flip=True,
         intensity="patch",
+        input_encoding="linear",
         shuffle=True,
         drop_empty_patches=False,
         seed=0,
@@ -171,7 +175,11 @@ class PatchNetDataset(keras.utils.PyDataset):
         if intensity not in INTENSITIES:
             raise ValueError(f"`intensity` must be one of {INTENSITIES}. Received: intensity={intensity!r}")
         self.relative_depth, self.augment, self.flip, self.shuffle = relative_depth, augment, flip, shuffle
-        self.intensity = intensity
+        if input_encoding not in ("linear", "srgb"):
+            raise ValueError(
+                f"`input_encoding` must be 'linear' or 'srgb'. Received: input_encoding={input_encoding!r}"
+            )
+        self.intensity, self.input_encoding = intensity, input_encoding
         self.drop_empty_patches, self.seed, self.epoch = drop_empty_patches, seed, 0
         self._order = self._make_order()
 
@@ -195,6 +203,11 @@ class PatchNetDataset(keras.utils.PyDataset):
             sample = augment_sample(sample, rng, flip=self.flip)
         depth = relative_depth(sample["depth"], sample["mask"]) if self.relative_depth else sample["depth"]
         image = sample["image"].astype("float32")
+        if self.input_encoding == "srgb":
+            if self.mode == "images":  # PatchNet decodes, then scales: nothing to do here
+                return image, depth[..., None], sample["normals"].astype("float32")
+            c = image / 255.0
+            image = 255.0 * np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype("float32")
         if self.intensity == "image":
             image *= 255.0 / max(float(image.max()), 1e-6)
         return image, depth[..., None], sample["normals"].astype("float32")

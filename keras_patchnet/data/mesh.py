@@ -82,20 +82,27 @@ def rasterize(grid, intrinsics, height, width, near=0.05):
     eps = -1e-9
     inside = ok & (b0 >= eps) & (b1 >= eps) & (b2 >= eps)
     owner, pu, pv, b = owner[inside], pu[inside], pv[inside], np.stack([b0, b1, b2], -1)[inside]
-    inv_z = (b / tz[owner]).sum(1)  # 1/z is affine in the image on a flat triangle
+    t = tz[owner]
+    w0, w1, w2 = b[:, 0] / t[:, 0], b[:, 1] / t[:, 1], b[:, 2] / t[:, 2]  # column by column: no small-axis sums
+    inv_z = w0 + w1 + w2  # 1/z is affine in the image on a flat triangle
     depth = 1.0 / inv_z
     pixel = pv * width + pu
     order = np.lexsort((depth, pixel))  # by pixel, nearest first
-    pixel, owner, b, depth = pixel[order], owner[order], b[order], depth[order]
+    pixel = pixel[order]
     first = np.ones(len(pixel), bool)
     first[1:] = pixel[1:] != pixel[:-1]
-    pixel, owner, b, depth = pixel[first], owner[first], b[first], depth[first]
-    weights = b / tz[owner]  # perspective-correct
-    weights /= weights.sum(1, keepdims=True)
-    n = (normals[tris[owner]] * weights[..., None]).sum(1)
-    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    keep_first = order[first]
+    pixel, owner, depth = pixel[first], owner[keep_first], depth[keep_first]
+    weights = np.stack([w0[keep_first], w1[keep_first], w2[keep_first]], -1) * depth[:, None]  # perspective-correct
+    corner = tris[owner]
+    n = (
+        normals[corner[:, 0]] * weights[:, :1]
+        + normals[corner[:, 1]] * weights[:, 1:2]
+        + normals[corner[:, 2]] * weights[:, 2:]
+    )
+    n /= np.maximum(np.sqrt(n[:, 0] ** 2 + n[:, 1] ** 2 + n[:, 2] ** 2), 1e-12)[:, None]
     ray = np.stack([(pixel % width - K[0, 2]) / K[0, 0], (pixel // width - K[1, 2]) / K[1, 1], np.ones(len(pixel))], -1)
-    n = np.where(((n * ray).sum(-1) > 0)[:, None], -n, n)  # facing the camera
+    n = np.where((n[:, 0] * ray[:, 0] + n[:, 1] * ray[:, 1] + n[:, 2] > 0)[:, None], -n, n)  # facing the camera
     out_depth = np.zeros(height * width, "float32")
     out_depth[pixel] = depth
     out_normals = np.zeros((height * width, 3), "float32")

@@ -253,7 +253,7 @@ def _shade(normals, points, rng, lighting="rig", wide=False):
     return albedo * radiance, {"n_lights": n_lights, "albedo": albedo_mean, "ambient": ambient, "lights": lights}
 
 
-def render(seed, height=224, width=224, kind=None, lighting="rig", world="standard"):
+def render(seed, height=224, width=224, kind=None, lighting="rig", world="standard", encoding=None):
     """Renders one sample; the same `seed` and size give the same sample.
 
     Args:
@@ -270,7 +270,12 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
             `WIDE_SLANT_DEG` (70°), sheets covering `WIDE_FILL` (30-95%) of the frame or cut by it, three more kinds
             ("crumpled": many small folds and creases; "hanging": held at two corners, sagging with drape folds;
             "rolled": paper rolled to a 7-17 cm radius) and creased paper, albedos 0.5-0.95 with a slight colour,
-            and a faint low-frequency shading noise (texture-free).
+            and a faint low-frequency shading noise (texture-free). "physical": cloth and paper simulated by a
+            physics engine, drawn from the shape bank of a source checkout with cast shadows, ambient occlusion,
+            anti-aliased edges, non-black backgrounds and a camera's noise (`keras_patchnet.data.physical`).
+        encoding: how the 8-bit image encodes brightness: "linear" or "srgb" (a camera's tone curve); None: the
+            world's own ("linear" for "standard" and "wide", what the shipped presets were trained on; "srgb" for
+            "physical").
 
     Returns:
         `Sample(image, depth, normals, mask, intrinsics, params)`.
@@ -282,14 +287,25 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if world not in WORLDS:
         raise ValueError(f"`world` must be one of {WORLDS}. Received: world={world!r}")
+    if encoding not in (None, "linear", "srgb"):
+        raise ValueError(f"`encoding` must be None, 'linear' or 'srgb'. Received: encoding={encoding!r}")
+    if lighting not in LIGHTINGS:
+        raise ValueError(f"`lighting` must be one of {LIGHTINGS}. Received: lighting={lighting!r}")
+    if world == "physical":
+        if kind is not None:
+            raise ValueError(
+                f"world='physical' draws sheets from the shape bank: `kind` must be None. Received: {kind!r}"
+            )
+        from keras_patchnet.data.physical import render_physical
+
+        image, truth, K, params = render_physical(rng, height, width, lighting, encoding=encoding or "srgb")
+        return Sample(image, truth["depth"], truth["normals"], truth["mask"], K.astype("float32"), params)
     wide = world == "wide"
     kinds = WIDE_KINDS if wide else KINDS
     if kind is None:
         kind = kinds[int(rng.integers(len(kinds)))]
     if kind not in kinds:
         raise ValueError(f"`kind` must be one of {kinds} (world={world!r}) or None. Received: kind={kind!r}")
-    if lighting not in LIGHTINGS:
-        raise ValueError(f"`lighting` must be one of {LIGHTINGS}. Received: lighting={lighting!r}")
     K = intrinsics(height, width)
     v, u = np.mgrid[:height, :width].astype("float32")
     xn_full, yn_full = (u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]
@@ -334,6 +350,9 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
     radiance += noise_sigma * rng.standard_normal(radiance.shape)
     image = rng.uniform(0.0, 0.04) + 0.01 * rng.standard_normal((height, width, 3), dtype="float32")
     image[mask] = radiance
+    if encoding == "srgb":  # a camera's tone curve (the default of world="physical" only)
+        image = np.clip(image, 0, 1)
+        image = np.where(image <= 0.0031308, 12.92 * image, 1.055 * image ** (1 / 2.4) - 0.055)
     image = np.clip(np.round(image * 255), 0, 255).astype("uint8")
     depth = np.zeros((height, width), "float32")
     depth[mask] = Z
@@ -347,6 +366,7 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
         "slant_deg": float(np.degrees(np.arctan(np.hypot(*tilt)))),
         "deformations": parts,
         "noise_sigma": noise_sigma,
+        "encoding": encoding or "linear",
         **light_params,
     }
     return Sample(image, depth, normal_map, mask, K, params)

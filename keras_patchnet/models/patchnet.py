@@ -258,12 +258,13 @@ class PatchNet(keras.Model):
     @property
     def data_settings(self):
         """What a dataset must share with this model to feed it patches: {"patch_size", "min_overlap", "rule",
-        "intensity"} (pass as `PatchNetDataset(source, mode="patches", **model.data_settings)`)."""
+        "intensity", "input_encoding"} (pass as `PatchNetDataset(source, mode="patches", **model.data_settings)`)."""
         return {
             "patch_size": self.patch_size,
             "min_overlap": self.min_overlap,
             "rule": self.rule,
             "intensity": self.intensity,
+            "input_encoding": self.input_encoding,
         }
 
     def _patch_predictions(self, patches, training):
