@@ -18,6 +18,7 @@ _SUBMODULES = (
     "hub",
     "io",
     "layers",
+    "lighting",
     "losses",
     "metrics",
     "models",

@@ -1,4 +1,4 @@
-"""`keras-patchnet`: predict, evaluate, train, push, bench. Run `keras-patchnet COMMAND --help` for options.
+"""`keras-patchnet`: predict, calibrate, evaluate, train, push, bench. Run `keras-patchnet COMMAND --help` for options.
 
     keras-patchnet predict --sample --out out/predict          # the shipped sample render, pretrained UNet
     keras-patchnet predict photos/ --mask mask.png --out out   # files or folders of images
@@ -6,6 +6,7 @@
     keras-patchnet train --out runs/unet --epochs 20           # synthetic data (or --data DATASET_DIR), resumable
     keras-patchnet push runs/unet user/my-patchnet             # model card + upload_folder
     keras-patchnet bench --model unet --size 224
+    keras-patchnet calibrate ball.jpg --out light.json          # the light of a set-up from a matte ball
 
 `--backend tensorflow|torch|jax` (before or after the command) picks the Keras backend. Errors print one line and
 exit with status 1; bad options exit with status 2. One module per command (`keras_patchnet.cli.<command>`), each
@@ -20,7 +21,7 @@ from keras_patchnet.cli._common import BACKENDS, CLIError, Parser, quiet_tensorf
 from keras_patchnet.cli.train import add_training_arguments
 from keras_patchnet.constants import SAMPLE
 
-COMMANDS = ("predict", "evaluate", "train", "push", "bench")
+COMMANDS = ("predict", "calibrate", "evaluate", "train", "push", "bench")
 __all__ = ["CLIError", "SAMPLE", "add_training_arguments", "build_parser", "main"]
 
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_patchnet.constants import SAMPLE, TEST_SEED, TRAIN_SEED, VAL_SEED
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
+from keras_patchnet.data.ball import render_ball
 from keras_patchnet.data.dataset import PatchNetDataset, SyntheticSource, cut_patches, relative_depth
 from keras_patchnet.data.synthetic import KINDS, Sample, intrinsics, render, render_batch
 from keras_patchnet.data.texless import (
@@ -31,6 +32,7 @@ def load_sample(with_truth=False):
 __all__ = [
     "render",
     "render_batch",
+    "render_ball",
     "intrinsics",
     "Sample",
     "KINDS",

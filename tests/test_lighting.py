@@ -1,0 +1,115 @@
+"""Light as data (`kp.lighting`): order-2 spherical-harmonic codes from a photo of a matte ball, from normals and
+from the renderer's light parameters; their agreement, exposure invariance, the light file, and refusals."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_patchnet import lighting as L
+from keras_patchnet.data.ball import render_ball
+
+HEMISPHERE = L.hemisphere(3000)
+
+
+def shading_difference(a, b):
+    """Mean |shade(a) - shade(b)| over camera-facing normals, b scaled to a, as a share of a's brightest."""
+    sa, sb = L.shade(HEMISPHERE, a), L.shade(HEMISPHERE, b)
+    sb = sb * (sa @ sb) / (sb @ sb)
+    return np.abs(sa - sb).mean() / sa.max()
+
+
+def reproduction_error(sample, code):
+    """Mean |image - scale * shade(normals, code)| over the ball's unsaturated pixels, in 8-bit levels."""
+    grey = sample.image.astype("float64").mean(-1)
+    keep = sample.mask & (grey < 254) & (grey > 0)
+    s = L.shade(sample.normals[keep], code)
+    return np.abs(s * (s @ grey[keep]) / (s @ s) - grey[keep]).mean()
+
+
+@pytest.mark.parametrize("lighting", ["fixed", "rig", "random"])
+def test_a_rendered_ball_gives_a_code_that_reproduces_it_and_agrees_with_its_lights(lighting):
+    directional, point = [], []
+    for seed in range(12):
+        s = render_ball(seed, 224, lighting)
+        code = L.code_from_ball(s.image, encoding="linear")
+        assert code.shape == (9,) and abs(L.shade(HEMISPHERE, code).mean() - 1) < 1e-3
+        from_lights = L.code_from_lights(s.params["lights"], s.params["ambient"], centre=s.params["centre"])
+        lamps = any(kind == "point" for kind, _, _ in s.params["lights"])
+        (point if lamps else directional).append((reproduction_error(s, code), shading_difference(code, from_lights)))
+    if directional:  # distant light: within 3/255 on average, and the ball's code is the lights' code (to the
+        errors, gaps = np.array(directional).T  # rig and random lights' weak highlights, which no code holds)
+        assert errors.mean() < 3.0 and gaps.max() < (0.005 if lighting == "fixed" else 0.025), (errors, gaps)
+    if point:  # lamps 0.5-1.5 m away: the bound stated in the docs (their falloff across the ball)
+        errors, gaps = np.array(point).T
+        assert errors.mean() < 3.5 and errors.max() < 5.0 and gaps.max() < 0.08, (errors, gaps)
+
+
+def test_the_code_of_the_calibrated_light_points_to_it_and_does_not_depend_on_exposure_or_encoding():
+    from keras_patchnet.data.synthetic import FIXED_LIGHT
+
+    s = render_ball(3, 224, "fixed")
+    code = L.code_from_ball(s.image, encoding="linear")
+    truth = np.asarray(FIXED_LIGHT) / np.linalg.norm(FIXED_LIGHT)
+    assert np.degrees(np.arccos(L.direction(code) @ truth)) < 5
+    for exposure in (0.5, 0.7, 1.4, 2.0):
+        brighter = np.clip(s.image.astype("float64") * exposure, 0, 255).astype("uint8")
+        assert shading_difference(code, L.code_from_ball(brighter, encoding="linear")) < 0.01
+    encoded = render_ball(3, 224, "fixed", encoding="srgb")
+    assert shading_difference(code, L.code_from_ball(encoded.image)) < 0.01  # sRGB decoded first
+    assert shading_difference(code, L.code_from_ball(s.image, mask=s.mask, encoding="linear")) < 0.005
+
+
+def test_a_photo_without_a_ball_or_with_a_ball_in_shadow_is_refused():
+    rng = np.random.default_rng(0)
+    with pytest.raises(L.LightError, match="no ball found"):
+        L.code_from_ball(np.zeros((64, 64, 3), "uint8"))
+    with pytest.raises(L.LightError, match="no ball found"):
+        L.code_from_ball(rng.integers(0, 255, (64, 64, 3)).astype("uint8"))
+    s = render_ball(0, 128, "fixed")
+    behind = L.irradiance(s.normals[s.mask], [("directional", [1.0, 0.0, 0.6], 1.0)], ambient=0.0)
+    image = np.zeros((128, 128))
+    image[s.mask] = behind * 200
+    with pytest.raises(L.LightError, match="shadow"):
+        L.code_from_ball(image.astype("uint8"), encoding="linear")
+    with pytest.raises(L.LightError, match="shadow"):
+        L.code_from_ball(image.astype("uint8"), mask=s.mask, encoding="linear")
+    assert len(str(pytest.raises(L.LightError, L.code_from_ball, np.zeros((8, 8))).value).splitlines()) == 1
+
+
+def test_the_light_file_round_trips_and_says_what_it_is(tmp_path):
+    code = L.code_from_lights([("directional", [0.3, -0.4, -1.0], 0.8)], ambient=0.1)
+    record = L.save_light(str(tmp_path / "light.json"), code)
+    assert record["format"] == "keras-patchnet-light" and record["version"] == 1 and len(record["sh9"]) == 9
+    assert 0.05 < record["ambient_share"] < 0.2 and abs(np.linalg.norm(record["direction"]) - 1) < 1e-3  # 0.1 / 0.9
+    np.testing.assert_allclose(L.load_light(str(tmp_path / "light.json")), code, atol=1e-5)
+    (tmp_path / "bad.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(L.LightError, match="bad.json: cannot read a light code"):
+        L.load_light(str(tmp_path / "bad.json"))
+
+
+def test_a_code_from_any_image_with_known_normals_matches_its_lights():
+    from keras_patchnet.data import render
+
+    s = render(4, 112, 112, lighting="fixed")
+    code = L.code_from_normals(s.image.astype("float64").mean(-1) / 255, s.normals, s.mask)
+    from_lights = L.code_from_lights(s.params["lights"], s.params["ambient"])
+    assert shading_difference(code, from_lights) < 0.03  # a sheet's normals cover less of the sphere than a ball's
+
+
+def test_calibrate_writes_the_light_and_its_figure_or_refuses_in_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_patchnet import cli
+
+    Image.fromarray(render_ball(3, 160, "fixed", encoding="srgb").image).save(tmp_path / "ball.png")
+    code = cli.main(["calibrate", str(tmp_path / "ball.png"), "--out", str(tmp_path / "light.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "dominant light towards (+0.27, -0.35, -0.90)" in out and "ambient share 0.10" in out
+    assert L.load_light(str(tmp_path / "light.json")).shape == (9,) and (tmp_path / "light.png").stat().st_size > 0
+    Image.fromarray(np.zeros((64, 64, 3), "uint8")).save(tmp_path / "black.png")
+    code = cli.main(["calibrate", str(tmp_path / "black.png"), "--out", str(tmp_path / "none.json")])
+    out, err = capsys.readouterr()
+    assert code == 1 and "no ball found" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "none.json").exists() and not (tmp_path / "none.png").exists()
