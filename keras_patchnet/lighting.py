@@ -119,6 +119,22 @@ def code_from_lights(lights, ambient, centre=None, rim=0.9):
     return _normalised(coefficients)
 
 
+def calibrated_code():
+    """The code of the calibrated light the shipped presets were trained under (`lighting="fixed"`)."""
+    from keras_patchnet.data.lights import FIXED_AMBIENT, FIXED_LIGHT, FIXED_POWER
+
+    return code_from_lights([("directional", FIXED_LIGHT, FIXED_POWER)], FIXED_AMBIENT)
+
+
+def difference(a, b):
+    """How far apart two lights are: the mean |shading of a - shading of b| over camera-facing normals (b scaled to
+    a), as a share of a's brightest shading; 0 for the same light at any exposure."""
+    n = hemisphere(3000)
+    sa, sb = shade(n, a), shade(n, b)
+    sb = sb * (sa @ sb) / max(sb @ sb, 1e-12)
+    return float(np.abs(sa - sb).mean() / max(sa.max(), 1e-12))
+
+
 def direction(code):
     """The dominant light's direction (unit, towards the light): the camera-facing normal the code shades
     brightest."""
@@ -142,7 +158,7 @@ def ball_normals(mask, intrinsics=None):
     """Normals of a ball seen in `mask` (H, W) bool, (H, W, 3) inside it and 0 outside, and its circle (cx, cy,
     r) in pixels (from the mask's centroid and area). With the camera's `intrinsics` (default: the package's
     Kinect-like camera scaled to the width) each pixel's ray meets the sphere that the circle subtends."""
-    from keras_patchnet.data.synthetic import intrinsics as default_intrinsics
+    from keras_patchnet.data.lights import intrinsics as default_intrinsics
 
     h, w = mask.shape
     K = default_intrinsics(h, w) if intrinsics is None else np.asarray(intrinsics, "float64")

@@ -113,3 +113,12 @@ def test_calibrate_writes_the_light_and_its_figure_or_refuses_in_one_line(tmp_pa
     out, err = capsys.readouterr()
     assert code == 1 and "no ball found" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "none.json").exists() and not (tmp_path / "none.png").exists()
+
+
+def test_the_difference_between_lights_ignores_exposure_and_finds_the_calibrated_light():
+    calibrated = L.calibrated_code()
+    assert L.difference(calibrated, calibrated * 3) < 1e-9  # an exposure is no difference
+    ball = render_ball(0, 224, "fixed", encoding="srgb").image
+    assert L.difference(L.code_from_ball(ball), calibrated) < 0.01
+    moved = L.code_from_lights([("directional", [-0.6, 0.1, -1.0], 0.8)], 0.1)
+    assert L.difference(moved, calibrated) > 0.1

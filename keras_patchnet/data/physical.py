@@ -186,7 +186,7 @@ def camera_image(radiance, rng, encoding="srgb"):
 
 def render_physical(rng, height, width, lighting="fixed", bank=None, encoding="srgb"):
     """One render of a bank sheet: (image uint8, depth, normals, mask, intrinsics, params), as `render` returns."""
-    from keras_patchnet.data.synthetic import FIXED_AMBIENT, FIXED_POWER, _lights, intrinsics
+    from keras_patchnet.data.lights import FIXED_AMBIENT, FIXED_POWER, _lights, intrinsics
 
     bank = default_bank() if bank is None else bank
     index = int(rng.integers(len(bank)))
