@@ -2,12 +2,14 @@
 path-traced by Cycles, 8-bit sRGB PNGs), next to the flat plane, per light and per scenario, as a user would run
 it: the PNG files as they are, with the true mask.
 
-    python benchmarks/bench_physical.py [--weights true] [--split test] [--limit N] [--linear] [--json out.json]
+    python benchmarks/bench_physical.py [--weights true] [--split test] [--input-encoding srgb] [--limit N]
+        [--json out.json]
 
 Figures: depth MAE (mm, after aligning foreground means) and mean angle (degrees), each as the ratio of the
 model's mean to the flat plane's mean over the images of a row (below 1 beats the plane), and the share of images
-whose depth MAE beats the plane's. `--linear` converts the sRGB pixels to linear brightness first (what the
-package's own renderer writes). It is a test set: never trained on, never used to choose anything (choices are
+whose depth MAE beats the plane's. `--input-encoding srgb` loads the preset with `input_encoding="srgb"`, so that
+it undoes the PNGs' tone curve (the calibrated presets were trained on linear renders and read linear values by
+default). It is a test set: never trained on, never used to choose anything (choices are
 read on `--split validation`).
 """
 
@@ -41,12 +43,7 @@ def load_split(split="test", root=DATA, limit=None):
     return (items[:limit] if limit else items), maps, meta
 
 
-def srgb_to_linear_255(image):
-    c = np.asarray(image, "float32") / 255.0
-    return 255.0 * np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def evaluate(model, split="test", root=DATA, limit=None, linear=False):
+def evaluate(model, split="test", root=DATA, limit=None):
     """Per-image rows {light, scenario, sheet, depth_mm, angle_deg, flat_depth_mm, flat_angle_deg}."""
     from keras_patchnet.data import read_image
     from keras_patchnet.evaluation import flat_plane
@@ -55,8 +52,7 @@ def evaluate(model, split="test", root=DATA, limit=None, linear=False):
     items, maps, _ = load_split(split, root, limit)
     rows = []
     for path, light, scenario, i in items:
-        image = read_image(path)
-        x = srgb_to_linear_255(image) if linear else image
+        x = read_image(path)
         m = maps["mask"][i]
         out = model.predict_on_batch({"images": x[None], "mask": m[None, ..., None].astype("float32")})
         dt, nt = maps["depth"][i][None, ..., None], maps["normals"][i][None]
@@ -111,20 +107,22 @@ def main(argv=None):
     p.add_argument("--weights", default="true")
     p.add_argument("--split", default="test", choices=("test", "validation"))
     p.add_argument("--limit", type=int, help="the first N images only (a smoke test)")
-    p.add_argument("--linear", action="store_true", help="convert sRGB to linear brightness before predicting")
+    p.add_argument("--input-encoding", choices=("srgb", "linear"), help="override the preset's input encoding")
     p.add_argument("--json", help="write the per-image rows and the summary here")
     args = p.parse_args(argv)
 
     from keras_patchnet import models
     from keras_patchnet.constants import parse_weights
 
-    model = models.create_model(args.model, pretrained=parse_weights(args.weights))
+    extra = {"input_encoding": args.input_encoding} if args.input_encoding else {}
+    model = models.create_model(args.model, pretrained=parse_weights(args.weights), **extra)
     start = time.time()
-    rows = evaluate(model, args.split, limit=args.limit, linear=args.linear)
+    rows = evaluate(model, args.split, limit=args.limit)
+    option = f" --input-encoding {args.input_encoding}" if args.input_encoding else ""
     title = (
-        f"_{args.model} ({args.weights}) on the physically based {args.split} set, "
-        f"{'linearised' if args.linear else 'sRGB PNG as stored'}; `python benchmarks/bench_physical.py"
-        f"{' --linear' if args.linear else ''}` on {time.strftime('%Y-%m-%d')}._"
+        f"_{args.model} ({args.weights}, input_encoding={model.input_encoding!r}) on the physically based "
+        f"{args.split} set, the PNGs as stored; `python benchmarks/bench_physical.py{option}` on "
+        f"{time.strftime('%Y-%m-%d')}._"
     )
     print(table(rows, title))
     print(f"\n{len(rows)} images in {time.time() - start:.0f} s")

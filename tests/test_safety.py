@@ -284,3 +284,21 @@ def test_training_interrupted_at_every_callback_boundary_logs_each_epoch_once(tm
     rows = list(csv.DictReader(open(tmp_path / "curve.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5] and all(math.isfinite(float(r["loss"])) for r in rows)
     assert plan == {}
+
+
+def test_without_matplotlib_predict_writes_every_other_output_and_says_how_to_get_figures(
+    tiny_folder, tmp_path, capsys, monkeypatch
+):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    sample = render(2, 40, 48, kind="cloth")
+    Image.fromarray(sample.image).save(tmp_path / "img.png")
+    out = str(tmp_path / "out")
+    code, printed, err = run(["predict", str(tmp_path / "img.png"), "--weights", tiny_folder, "--out", out], capsys)
+    assert code == 0, err
+    assert 'figures skipped (matplotlib is not installed): pip install "keras-patchnet[viz]"' in printed
+    assert sorted(os.listdir(out)) == sorted(
+        ["img.ply", "img_depth.npy", "img_depth.png", "img_normals.npy", "img_normals.png", "predict.json"]
+    )

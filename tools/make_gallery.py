@@ -1,6 +1,6 @@
 """The gallery (docs/gallery.md and its PNGs): input, truth, prediction and error maps for every preset, on held-out
-renders of the package's renderer under the calibrated light and under rig light, so a reader sees what the numbers
-of the tables mean. Run it again whenever a preset changes:
+renders of the package's renderer under the calibrated light and under rig light, and the default preset on the
+physically based test set, so a reader sees what the numbers of the tables mean. Run it again whenever a preset changes:
 
     python tools/make_gallery.py [--out docs/gallery] [--size 224]
 
@@ -66,8 +66,48 @@ def main(argv=None):
                 "",
             ]
             print(file, flush=True)
+    lines += physical_section(args.out)
     with open(os.path.join(args.out, "..", "gallery.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
+
+
+def physical_section(out, sheets=(0, 1)):
+    """The default preset on the physically based test set (path-traced PNGs), read as sRGB, one figure per light."""
+    import sys
+
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+    from bench_physical import DATA, load_split
+
+    from keras_patchnet import models, viz
+    from keras_patchnet.data import read_image
+
+    if not os.path.exists(os.path.join(DATA, "test", "meta.json")):
+        return []
+    items, maps, _ = load_split("test")
+    model = models.unet(pretrained=True, input_encoding="srgb")
+    lines = [
+        "## The default preset on the physically based test set",
+        "",
+        "Simulated cloth path-traced by Cycles (`data/physical/test`, never trained on), the PNG files as a user has "
+        "them, read with `input_encoding=\"srgb\"`, under the calibrated light, point lamps and a distant light.",
+        "",
+    ]
+    for path, light, scenario, i in items:
+        if i not in sheets:
+            continue
+        image, m = read_image(path), maps["mask"][i]
+        out_maps = model.predict_on_batch({"images": image[None], "mask": m[None, ..., None].astype("float32")})
+        depth, normals = np.asarray(out_maps["depth"])[0, ..., 0], np.asarray(out_maps["normals"])[0]
+        title = f"physical test sheet {i} ({scenario}), {light}"
+        fig = viz.error_figure(image, maps["depth"][i], depth, maps["normals"][i], normals, m, title=title)
+        file = f"physical-{i:03d}-{light}.png"
+        fig.savefig(os.path.join(out, file), dpi=60)
+        plt.close(fig)
+        lines += [f"![{title}](gallery/{file})", ""]
+        print(file, flush=True)
+    return lines
 
 
 if __name__ == "__main__":
