@@ -109,7 +109,15 @@ def main(argv=None):
     p.add_argument("--limit", type=int, help="the first N images only (a smoke test)")
     p.add_argument("--input-encoding", choices=("srgb", "linear"), help="override the preset's input encoding")
     p.add_argument("--json", help="write the per-image rows and the summary here")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="measure the preset as it reads its input and as sRGB, and write the table into its metadata, card and "
+        "the README (tools/sync_presets.py)",
+    )
     args = p.parse_args(argv)
+    if args.write:
+        return write(args)
 
     from keras_patchnet import models
     from keras_patchnet.constants import parse_weights
@@ -130,6 +138,57 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump({"summary": summary(rows), "rows": rows, "args": vars(args)}, f, indent=1)
     return rows
+
+
+def grouped(rows):
+    """[(group name, rows)]: all, then per light, then per scenario."""
+    groups = [("all", rows)]
+    groups += [(f"light: {k}", [r for r in rows if r["light"] == k]) for k in sorted({r["light"] for r in rows})]
+    groups += [
+        (f"scenario: {k}", [r for r in rows if r["scenario"] == k]) for k in sorted({r["scenario"] for r in rows})
+    ]
+    return groups
+
+
+def write(args):
+    """Both readings of the preset's input on the test split, into its metadata.json, then the cards and README."""
+    import importlib.util
+
+    from keras_patchnet import hub, models, presets
+    from keras_patchnet.constants import parse_weights
+
+    name = hub.resolve_preset(args.model, parse_weights(args.weights))
+    own = presets.PRESETS[name]["config"].get("input_encoding", "linear")
+    columns = {}
+    for encoding in dict.fromkeys([own, "srgb"]):
+        model = models.create_model(args.model, pretrained=name, input_encoding=encoding)
+        columns[encoding] = grouped(evaluate(model, "test", limit=args.limit))
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "command": f"python benchmarks/bench_physical.py --weights {name} --write",
+        "columns": list(columns),
+        "rows": [
+            {
+                "group": group,
+                "images": len(members),
+                "cells": {e: summary(dict(columns[e])[group]) for e in columns},
+            }
+            for group, members in columns[own]
+        ],
+    }
+    folder = hub.local_preset_folder(name)
+    path = os.path.join(folder, "metadata.json")
+    with open(path, encoding="utf-8") as f:
+        metadata = json.load(f)
+    metadata["physical"] = result
+    hub.write_metadata(folder, metadata)
+    spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    for written in sync.sync():
+        print("wrote", written)
+    print(hub.physical_markdown(result))
+    return result
 
 
 if __name__ == "__main__":

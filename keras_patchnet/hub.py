@@ -19,6 +19,7 @@ from keras_patchnet.cards import (  # noqa: F401  (the card helpers, also reache
     generalisation_markdown,
     input_contract,
     model_card,
+    physical_markdown,
 )
 
 WEIGHTS_FILE = "model.weights.h5"

@@ -52,3 +52,14 @@ def _reset_state():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """A preset folder of a small untrained UNet, as `train` or `save_preset` writes it."""
+    from keras_patchnet import hub, models
+    from tests.helpers import TINY
+
+    keras.utils.set_random_seed(0)
+    folder = str(tmp_path_factory.mktemp("tiny") / "unet.tiny")
+    return hub.save_preset(models.build_from_config(TINY), folder, name="unet.tiny")

@@ -10,6 +10,10 @@ BACKEND = keras.backend.backend()
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5, "float16": 1e-3, "bfloat16": 8e-3}
 
 
+# A small UNet for tests of the command line and of whole models (the `tiny_folder` fixture is its preset folder).
+TINY = {"arch": "unet", "patch_size": 32, "width": 2, "min_overlap": 8}
+
+
 def backend_has_gpu():
     if BACKEND == "tensorflow":
         import tensorflow as tf

@@ -12,19 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_patchnet import cli, geometry, hub, models
+from keras_patchnet import cli, geometry
 from keras_patchnet.data import render, write_synthetic
 from tests.hub_server import FakeHub
-
-TINY = {"arch": "unet", "patch_size": 32, "width": 2, "min_overlap": 8}
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    """A preset folder of a small untrained UNet, as `train` or `save_preset` writes it."""
-    keras.utils.set_random_seed(0)
-    folder = str(tmp_path_factory.mktemp("tiny") / "unet.tiny")
-    return hub.save_preset(models.build_from_config(TINY), folder, name="unet.tiny")
 
 
 @pytest.fixture

@@ -7,26 +7,16 @@ import os
 import shutil
 import tempfile
 
-import keras
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from keras_patchnet import cli, geometry, hub, models
+from keras_patchnet import cli, geometry
 from keras_patchnet.io import OUTPUTS
 
-TINY = {"arch": "unet", "patch_size": 32, "width": 2, "min_overlap": 8}
 FORMATS = ("png", "jpg", "tif", "bmp")
 MODES = ("RGB", "L", "RGBA", "I;16")
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    folder = str(tmp_path_factory.mktemp("tiny") / "unet.tiny")
-    return hub.save_preset(models.build_from_config(TINY), folder, name="unet.tiny")
 
 
 def _save_image(path, fmt, mode, height, width, rng):

@@ -14,15 +14,7 @@ from PIL import Image
 
 from keras_patchnet import cli, hub, metrics, models
 from keras_patchnet.data import read_image, read_mask, render
-
-TINY = {"arch": "unet", "patch_size": 32, "width": 2, "min_overlap": 8}
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    folder = str(tmp_path_factory.mktemp("tiny") / "unet.tiny")
-    return hub.save_preset(models.build_from_config(TINY), folder, name="unet.tiny")
+from tests.helpers import TINY
 
 
 def _flip_a_byte(path, offset=None):

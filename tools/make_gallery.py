@@ -91,7 +91,7 @@ def physical_section(out, sheets=(0, 1)):
         "## The default preset on the physically based test set",
         "",
         "Simulated cloth path-traced by Cycles (`data/physical/test`, never trained on), the PNG files as a user has "
-        "them, read with `input_encoding=\"srgb\"`, under the calibrated light, point lamps and a distant light.",
+        'them, read with `input_encoding="srgb"`, under the calibrated light, point lamps and a distant light.',
         "",
     ]
     for path, light, scenario, i in items:

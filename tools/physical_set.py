@@ -55,25 +55,6 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
-def camera_pose(grid, rng):
-    """(R, position): world -> camera rotation (rows: the camera's x, y, z axes) and centre, looking at the sheet."""
-    points = grid.reshape(-1, 3)
-    centre = points.mean(0)
-    normal = np.linalg.svd(points - centre, full_matrices=False)[2][2]  # the sheet's least-spread direction
-    if abs(normal[2]) > 0.3:
-        normal = normal if normal[2] > 0 else -normal  # a lying or draped sheet: seen from above
-    elif rng.random() < 0.5:
-        normal = -normal
-    tilt = np.radians(rng.uniform(0, 25))
-    side = _unit(np.cross(normal, rng.normal(size=3)))
-    view = _unit(np.cos(tilt) * normal + np.sin(tilt) * side)  # from the sheet towards the camera
-    position = centre + view * rng.uniform(1.0, 1.4)
-    z = -view
-    x = _unit(np.cross(z, rng.normal(size=3)))
-    y = np.cross(z, x)
-    return np.stack([x, y, z]), position
-
-
 def lights_for(kind, centre, rng):
     from keras_patchnet.data.synthetic import FIXED_AMBIENT, FIXED_LIGHT, FIXED_POWER
 
@@ -104,6 +85,7 @@ def lights_for(kind, centre, rng):
 def scenes(vertices, seeds, scenarios, first, count, size):
     from keras_patchnet.data import intrinsics
     from keras_patchnet.data.mesh import grid_triangles, rasterize
+    from keras_patchnet.data.physical import camera_pose
     from keras_patchnet.geometry import angular_error_deg, normals_from_depth
 
     K = intrinsics(size, size)
