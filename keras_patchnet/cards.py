@@ -123,13 +123,16 @@ def generalisation_markdown(result):
     return "\n".join([note, ""] + lines)
 
 
-def physical_markdown(result):
+def physical_markdown(result, brief=False):
     """The table of `benchmarks/bench_physical.py --write`: the preset on the physically based test set, next to
-    the flat plane, per light and scenario, the PNGs read as the preset reads them and read as sRGB."""
+    the flat plane, per light and scenario (`brief`: per light only), the PNGs read as the preset reads them and
+    read as sRGB."""
     encodings = list(result["columns"])
     head = "| rows | images | " + " | ".join(f"input_encoding={e!r}" for e in encodings) + " |"
     lines = [head, "|---|---|" + "---|" * len(encodings)]
     for row in result["rows"]:
+        if brief and row["group"].startswith("scenario"):
+            continue
         cells = [
             f"{c['depth_ratio']:.2f} / {c['angle_ratio']:.2f} ({100 * c['beats_plane']:.0f}%)"
             for c in (row["cells"][e] for e in encodings)

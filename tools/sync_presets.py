@@ -106,7 +106,7 @@ def expected():
         if m.get("physical"):
             start, end = f"<!-- physical:{name} -->\n", f"\n<!-- end physical:{name} -->"
             if start in readme:
-                readme = splice(readme, start, end, hub.physical_markdown(m["physical"]), name)
+                readme = splice(readme, start, end, hub.physical_markdown(m["physical"], brief=True), name)
     files[README] = readme
     files[PRESETS_PAGE] = page
     return files
