@@ -44,7 +44,7 @@ def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_siz
     }
 
 
-def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8):
+def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8, use_mask=False):
     """Metrics of `model` and of the flat plane on every sample of `dataset` (a `TexlessDataset` or anything with
     `len()` and `load(i)`), one image at a time, so sizes may differ.
 
@@ -52,6 +52,8 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
         verbose: 1 shows a progress bar.
         figures_dir: if given, writes the report's Figure-5-style error heat maps of the first `max_figures` samples
             there (needs matplotlib).
+        use_mask: give the model each sample's silhouette ("mask") as its foreground, as `predict --mask` does
+            (default: the image alone).
 
     Returns: {"num_images", "model": {metric: {"mean", "std"}}, "flat_plane": {...}, "per_image": [row dicts]}.
     """
@@ -63,7 +65,10 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8)
     model_per_image, flat_per_image = [], []
     for i in range(len(dataset)):
         s = dataset.load(i)
-        out = model.predict_on_batch(s["image"][None].astype("float32"))
+        x = s["image"][None].astype("float32")
+        if use_mask:
+            x = {"images": x, "mask": s["mask"][None, ..., None].astype("float32")}
+        out = model.predict_on_batch(x)
         d, n = np.asarray(out["depth"])[0], np.asarray(out["normals"])[0]
         dt, nt = s["depth"][..., None], s["normals"]
         m = evaluate_maps(dt[None], d[None], nt[None], n[None])["mean"]

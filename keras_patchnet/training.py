@@ -24,6 +24,7 @@ from keras_patchnet.callbacks import resume_logs, time_budget, validation_curve 
 
 # Plain Python up to `train`: the CLI reads DEFAULTS before it has chosen the Keras backend.
 from keras_patchnet.constants import TEST_SEED, TRAIN_SEED, VAL_SEED
+from keras_patchnet.finetuning import finetune  # noqa: F401 (public here too)
 from keras_patchnet.fitting import build_for_fit  # noqa: F401 (public here too)
 
 DEFAULTS = dict(

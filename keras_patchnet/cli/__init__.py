@@ -1,9 +1,10 @@
-"""`keras-patchnet`: predict, calibrate, evaluate, train, push, bench. Run `keras-patchnet COMMAND --help` for options.
+"""`keras-patchnet`: predict, calibrate, evaluate, train, finetune, push, bench (`keras-patchnet COMMAND --help`).
 
     keras-patchnet predict --sample --out out/predict          # the shipped sample render, pretrained UNet
     keras-patchnet predict photos/ --mask mask.png --out out   # files or folders of images
     keras-patchnet evaluate DATASET_DIR --out out/eval         # metrics table, per-image CSV, error heat maps
     keras-patchnet train --out runs/unet --epochs 20           # synthetic data (or --data DATASET_DIR), resumable
+    keras-patchnet finetune DATASET_DIR --out runs/mine      # a preset fine-tuned on your set-up, resumable
     keras-patchnet push runs/unet user/my-patchnet             # model card + upload_folder
     keras-patchnet bench --model unet --size 224
     keras-patchnet calibrate ball.jpg --out light.json          # the light of a set-up from a matte ball
@@ -21,7 +22,7 @@ from keras_patchnet.cli._common import BACKENDS, CLIError, Parser, quiet_tensorf
 from keras_patchnet.cli.train import add_training_arguments
 from keras_patchnet.constants import SAMPLE
 
-COMMANDS = ("predict", "calibrate", "evaluate", "train", "push", "bench")
+COMMANDS = ("predict", "calibrate", "evaluate", "train", "finetune", "push", "bench")
 __all__ = ["CLIError", "SAMPLE", "add_training_arguments", "build_parser", "main"]
 
 

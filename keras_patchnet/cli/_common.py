@@ -78,6 +78,16 @@ def _has_nvidia_device():
     return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
 
 
+FASTEST_FIRST = ("tensorflow", "torch", "jax")  # the training step on a CPU, docs/speed.md
+
+
+def default_backend():
+    """The first of `FASTEST_FIRST` that is installed, or None."""
+    import importlib.util
+
+    return next((name for name in FASTEST_FIRST if importlib.util.find_spec(name) is not None), None)
+
+
 def select_backend(argv):
     """Sets KERAS_BACKEND from --backend before Keras is imported."""
     backend = None
@@ -86,6 +96,8 @@ def select_backend(argv):
             backend = argv[i + 1]
         elif arg.startswith("--backend="):
             backend = arg.split("=", 1)[1]
+    if backend is None and "finetune" in argv and not os.environ.get("KERAS_BACKEND") and "keras" not in sys.modules:
+        backend = default_backend()  # training: the fastest installed backend
     if backend is None:
         return
     if "keras" in sys.modules:

@@ -5,12 +5,14 @@ import numpy as np
 from keras_patchnet.constants import SAMPLE, TEST_SEED, TRAIN_SEED, VAL_SEED
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
 from keras_patchnet.data.ball import render_ball
-from keras_patchnet.data.dataset import PatchNetDataset, SyntheticSource, cut_patches, relative_depth
+from keras_patchnet.data.dataset import PatchNetDataset, RandomPatches, SyntheticSource, cut_patches, relative_depth
+from keras_patchnet.data.sensor import sensor_depth
 from keras_patchnet.data.synthetic import KINDS, Sample, intrinsics, render, render_batch
 from keras_patchnet.data.texless import (
     DataError,
     Record,
     TexlessDataset,
+    close_holes,
     read_image,
     read_mask,
     to_uint8,
@@ -45,7 +47,10 @@ __all__ = [
     "SAMPLE",
     "to_uint8",
     "write_synthetic",
+    "sensor_depth",
+    "close_holes",
     "PatchNetDataset",
+    "RandomPatches",
     "SyntheticSource",
     "cut_patches",
     "relative_depth",

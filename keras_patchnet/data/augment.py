@@ -7,7 +7,7 @@ def flip_horizontal(sample):
     """Mirrors a sample left-right. The scene is mirrored about the camera's y-z plane, so the x component of the
     normals changes sign; depth is unchanged. Exact when the principal point is at the image centre."""
     out = dict(sample)
-    for key in ("image", "depth", "mask"):
+    for key in ("image", "depth", "mask", "valid"):
         if key in sample:
             out[key] = sample[key][:, ::-1].copy()
     if "normals" in sample:

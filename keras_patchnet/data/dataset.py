@@ -201,16 +201,18 @@ class PatchNetDataset(keras.utils.PyDataset):
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, int(index), 7])
             sample = augment_sample(sample, rng, flip=self.flip)
-        depth = relative_depth(sample["depth"], sample["mask"]) if self.relative_depth else sample["depth"]
+        known = sample.get("valid", sample["mask"])  # a sensor's holes are neither surface nor background
+        depth = relative_depth(sample["depth"], known) if self.relative_depth else np.where(known, sample["depth"], 0)
+        normals = np.where(known[..., None], sample["normals"], 0).astype("float32")
         image = sample["image"].astype("float32")
         if self.input_encoding == "srgb":
             if self.mode == "images":  # PatchNet decodes, then scales: nothing to do here
-                return image, depth[..., None], sample["normals"].astype("float32")
+                return image, depth[..., None], normals
             c = image / 255.0
             image = 255.0 * np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype("float32")
         if self.intensity == "image":
             image *= 255.0 / max(float(image.max()), 1e-6)
-        return image, depth[..., None], sample["normals"].astype("float32")
+        return image, depth[..., None], normals
 
     def __getitem__(self, index):
         if index >= len(self):
@@ -233,3 +235,59 @@ class PatchNetDataset(keras.utils.PyDataset):
             ds.append(dp)
             ns.append(npatch)
         return np.concatenate(xs), {"depth": np.concatenate(ds), "normals": np.concatenate(ns)}
+
+
+class RandomPatches(keras.utils.PyDataset):
+    """Batches of patches cut at random places from a few prepared frames, for fine-tuning on a small set-up.
+
+    A few frames cut on a fixed grid give the same few patches every epoch; random places give a new crop each
+    time, which shifts and never mirrors the scene, so a set-up's light keeps its geometry.
+
+    Args:
+        frames: [(image (h, w, 3) float32 as the patch network reads it, depth (h, w, 1) relative, 0 where
+            unknown, normals (h, w, 3), 0 where unknown)].
+        patch_size: side of the patches (a frame smaller than it is zero-padded).
+        batch_size: patches per batch.
+        steps: batches per epoch.
+        min_known: the least share of a patch with known depth (up to 20 draws, then the best of them).
+        seed: the draws of batch i of epoch e come from (seed, e, i).
+    """
+
+    def __init__(self, frames, patch_size, batch_size=16, steps=16, min_known=0.1, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if not frames:
+            raise ValueError("`frames` is empty: fine-tuning needs at least one frame")
+        self.patch_size, self.batch_size, self.steps = int(patch_size), int(batch_size), int(steps)
+        self.min_known, self.seed, self.epoch = float(min_known), seed, 0
+        P = self.patch_size
+        self.frames = []
+        for image, depth, normals in frames:
+            pad = [(0, max(0, P - image.shape[0])), (0, max(0, P - image.shape[1])), (0, 0)]
+            self.frames.append(tuple(np.pad(np.asarray(a, "float32"), pad) for a in (image, depth, normals)))
+
+    def __len__(self):
+        return self.steps
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        P = self.patch_size
+        xs, ds, ns = [], [], []
+        for _ in range(self.batch_size):
+            image, depth, normals = self.frames[int(rng.integers(len(self.frames)))]
+            best, best_share = None, -1.0
+            for _ in range(20):
+                y = int(rng.integers(image.shape[0] - P + 1))
+                x = int(rng.integers(image.shape[1] - P + 1))
+                share = float(np.mean(normals[y : y + P, x : x + P, 2] != 0))
+                if share > best_share:
+                    best, best_share = (y, x), share
+                if share >= self.min_known:
+                    break
+            y, x = best
+            xs.append(image[y : y + P, x : x + P])
+            ds.append(depth[y : y + P, x : x + P])
+            ns.append(normals[y : y + P, x : x + P])
+        return np.stack(xs), {"depth": np.stack(ds), "normals": np.stack(ns)}

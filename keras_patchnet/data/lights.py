@@ -31,10 +31,36 @@ RIGS = {
 FIXED_LIGHT, FIXED_POWER, FIXED_AMBIENT = (0.3, -0.4, -1.0), 0.8, 0.1
 
 
+def calibrated(lighting):
+    """(direction, power, ambient) of a calibrated lighting: "fixed" (the shipped presets' light) or a light of
+    one's own, {"direction": (x, y, z) towards the light, camera frame, "power": 0.8, "ambient": 0.1} (power and
+    ambient optional, defaulting to the calibrated light's); None for "rig" and "random". A ValueError naming
+    `lighting` for a malformed dict."""
+    if isinstance(lighting, dict):
+        unknown = set(lighting) - {"direction", "power", "ambient"}
+        try:
+            direction = np.asarray(lighting["direction"], "float64").reshape(3)
+            power = float(lighting.get("power", FIXED_POWER))
+            ambient = float(lighting.get("ambient", FIXED_AMBIENT))
+            ok = not unknown and direction[2] < 0 and power > 0 and ambient >= 0 and np.isfinite(direction).all()
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                "A light of one's own must be {'direction': (x, y, z) with z < 0 (towards the light, camera frame), "
+                f"'power': > 0, 'ambient': >= 0}}. Received: lighting={lighting!r}"
+            )
+        return direction, power, ambient
+    if isinstance(lighting, str) and lighting == "fixed":
+        return np.array(FIXED_LIGHT, "float64"), FIXED_POWER, FIXED_AMBIENT
+    return None
+
+
 def _lights(rng, lighting):
     """[(direction, kind)] for one render: a jittered rig, or 1-4 lights from anywhere on the camera's side."""
-    if lighting == "fixed":
-        return [(np.array(FIXED_LIGHT), "directional")]
+    fixed = calibrated(lighting)
+    if fixed is not None:
+        return [(fixed[0].copy(), "directional")]
     if lighting == "rig":
         rig = RIGS[sorted(RIGS)[int(rng.integers(len(RIGS)))]]
         return [(np.asarray(d) + rng.normal(0, 0.15, 3), kind) for d, kind in rig]

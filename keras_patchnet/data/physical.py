@@ -186,7 +186,8 @@ def camera_image(radiance, rng, encoding="srgb"):
 
 def render_physical(rng, height, width, lighting="fixed", bank=None, encoding="srgb"):
     """One render of a bank sheet: (image uint8, depth, normals, mask, intrinsics, params), as `render` returns."""
-    from keras_patchnet.data.lights import FIXED_AMBIENT, FIXED_POWER, _lights, intrinsics
+    from keras_patchnet.data.lights import _lights, intrinsics
+    from keras_patchnet.data.lights import calibrated as calibrated_light
 
     bank = default_bank() if bank is None else bank
     index = int(rng.integers(len(bank)))
@@ -213,14 +214,15 @@ def render_physical(rng, height, width, lighting="fixed", bank=None, encoding="s
     v, u = np.nonzero(m)
     depth = truth["depth"][m].astype("float64")
     points = np.stack([(u - K[0, 2]) / K[0, 0] * depth, (v - K[1, 2]) / K[1, 1] * depth, depth], -1)
-    calibrated = lighting == "fixed"
+    fixed = calibrated_light(lighting)
+    calibrated = fixed is not None
     albedo = rng.uniform(0.8, 0.95)
-    ambient = FIXED_AMBIENT if calibrated else rng.uniform(0.05, 0.3)
+    ambient = fixed[2] if calibrated else rng.uniform(0.05, 0.3)
     radiance = ambient * ambient_share
     rig = _lights(rng, lighting)
     lights = []
     for direction, kind in rig:
-        power = FIXED_POWER if calibrated else rng.uniform(0.4, 1.0) / len(rig) ** 0.75
+        power = fixed[1] if calibrated else rng.uniform(0.4, 1.0) / len(rig) ** 0.75
         direction = np.asarray(direction, "float64")
         direction[2] = min(direction[2], -0.2)  # on the camera's side
         direction /= np.linalg.norm(direction)

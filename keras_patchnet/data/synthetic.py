@@ -38,6 +38,7 @@ from keras_patchnet.data.lights import (  # noqa: F401 (the camera and lights, a
     _lights,
     intrinsics,
 )
+from keras_patchnet.data.lights import calibrated as calibrated_light
 
 KINDS = ("cloth", "paper", "garment")
 WIDE_KINDS = KINDS + ("crumpled", "hanging", "rolled")  # the kinds of world="wide"
@@ -185,18 +186,19 @@ def _silhouette(p, q, kind, rng):
 def _shade(normals, points, rng, lighting="rig", wide=False):
     """Radiance (n, 3) of foreground points (n, 3) with unit normals (n, 3)."""
     rig = _lights(rng, lighting)
-    n_lights, calibrated = len(rig), lighting == "fixed"
+    fixed = calibrated_light(lighting)
+    n_lights, calibrated = len(rig), fixed is not None
     albedo, ambient = rng.uniform(0.5 if wide else 0.8, 0.95), rng.uniform(0.05, 0.3)
     if wide:  # other albedos, slightly coloured
         albedo = albedo * (1.0 + rng.uniform(-0.06, 0.06, 3))
-    ambient = FIXED_AMBIENT if calibrated else ambient
+    ambient = fixed[2] if calibrated else ambient
     view = -points / np.linalg.norm(points, axis=-1, keepdims=True)
     radiance = np.full(points.shape, ambient, "float64")
     lights = []
     for direction, kind in rig:
         power = rng.uniform(0.4, 1.0) / n_lights**0.75
         tint = 1.0 + rng.uniform(-0.05, 0.05, 3)
-        power, tint = (FIXED_POWER, 1.0) if calibrated else (power, tint)
+        power, tint = (fixed[1], 1.0) if calibrated else (power, tint)
         direction[2] = min(direction[2], -0.2)  # stay on the camera's side
         if kind == "directional":
             to_light = np.broadcast_to(direction / np.linalg.norm(direction), points.shape)
@@ -232,7 +234,9 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
             shading under unknown lights is ambiguous per patch); "fixed": a calibrated set-up, one directional light
             from
             `FIXED_LIGHT` with power `FIXED_POWER`, ambient `FIXED_AMBIENT`, no highlight (shading maps to the
-            angle to the light: the easiest case to learn; train with `intensity="none"` and no photometric jitter).
+            angle to the light: the easiest case to learn; train with `intensity="none"` and no photometric jitter);
+            or a calibrated light of one's own, {"direction": (x, y, z), "power": 0.8, "ambient": 0.1}, rendered as
+            "fixed" is (see `data.lights.calibrated`).
         world: "standard" (default, what the shipped presets were trained and measured on) or "wide": tilts up to
             `WIDE_SLANT_DEG` (70°), sheets covering `WIDE_FILL` (30-95%) of the frame or cut by it, three more kinds
             ("crumpled": many small folds and creases; "hanging": held at two corners, sagging with drape folds;
@@ -256,8 +260,12 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
         raise ValueError(f"`world` must be one of {WORLDS}. Received: world={world!r}")
     if encoding not in (None, "linear", "srgb"):
         raise ValueError(f"`encoding` must be None, 'linear' or 'srgb'. Received: encoding={encoding!r}")
-    if lighting not in LIGHTINGS:
-        raise ValueError(f"`lighting` must be one of {LIGHTINGS}. Received: lighting={lighting!r}")
+    if not isinstance(lighting, dict) and lighting not in LIGHTINGS:
+        raise ValueError(
+            f"`lighting` must be one of {LIGHTINGS} or a light of one's own (a dict, see `data.lights.calibrated`). "
+            f"Received: lighting={lighting!r}"
+        )
+    calibrated_light(lighting)  # a malformed light of one's own is refused here
     if world == "physical":
         if kind is not None:
             raise ValueError(

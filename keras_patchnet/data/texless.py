@@ -5,7 +5,14 @@ Bednarik, Fua, Salzmann, "Learning to Reconstruct Texture-less Deformable Surfac
     root/camera_intrinsics.txt                      3 x 3 matrix (optional)
     root/<object>/images/<sequence>/rgb_NNNN.tiff   224 x 224 RGB
     root/<object>/depth_maps/<sequence>/*_NNNN.npz  key "depth", (H, W) metres, 0 on background
-    root/<object>/normals/<sequence>/*_NNNN.npz     key "normals", (H, W, 3), 0 on background
+    root/<object>/normals/<sequence>/*_NNNN.npz     key "normals", (H, W, 3), 0 on background (optional)
+    root/<object>/masks/<sequence>/*_NNNN.png       the sheet's silhouette, non-zero on it (optional)
+
+A depth sensor's frames fit as they are: without a `normals` folder, normals are derived from depth
+(`geometry.normals_from_depth`, with the folder's intrinsics or else the Kinect-like default of `intrinsics`); 0 in
+depth is a hole (no reading), never the surface. The silhouette comes from `masks/` when the folder has one, else
+from depth > 0 with the holes inside the sheet closed. `load` returns both the silhouette ("mask", what a model sees
+as foreground) and where the depth is known ("valid", what losses and metrics read).
 
 Files are paired by object, sequence and frame number (the digits before the extension), never by listing order.
 Splits hold out whole sequences by default: adjacent frames of one sequence are near-duplicates, so the report's
@@ -21,7 +28,8 @@ import numpy as np
 
 SPLITS = ("sequence", "object", "frame")
 _FRAME = re.compile(r"(\d+)\.[A-Za-z0-9]+$")
-_KINDS = {"images": (".tif", ".tiff", ".png"), "depth_maps": (".npz",), "normals": (".npz",)}
+_KINDS = {"images": (".tif", ".tiff", ".png"), "depth_maps": (".npz",)}
+_OPTIONAL = {"normals": (".npz",), "masks": (".png", ".tif", ".tiff", ".bmp")}
 
 
 class Record(NamedTuple):
@@ -30,7 +38,8 @@ class Record(NamedTuple):
     frame: int
     image: str
     depth: str
-    normals: str
+    normals: str = None  # None: derived from depth
+    mask: str = None  # None: depth > 0 with its holes closed
 
 
 class DataError(ValueError):
@@ -190,14 +199,17 @@ class TexlessDataset:
                 if sequences and seq not in sequences:
                     continue
                 found = {k: _frames(os.path.join(self.root, obj, k, seq), ext) for k, ext in _KINDS.items()}
-                for frame in sorted(set().union(*found.values())):
+                extra = {k: _frames(os.path.join(self.root, obj, k, seq), ext) for k, ext in _OPTIONAL.items()}
+                for frame in sorted(set().union(*found.values(), *(f for f in extra.values() if f))):
                     paths = [found[k].get(frame) for k in _KINDS]
+                    # an optional folder that exists for this sequence must have every frame
+                    paths += [extra[k].get(frame) if extra[k] else "" for k in _OPTIONAL]
                     if None in paths:
                         have = next(p for p in paths if p)
-                        missing = [k for k, p in zip(_KINDS, paths) if p is None]
+                        missing = [k for k, p in zip([*_KINDS, *_OPTIONAL], paths) if p is None]
                         self._problem(f"{have}: no matching {' or '.join(missing)} file for frame {frame}")
                         continue
-                    records.append(Record(obj, seq, frame, *paths))
+                    records.append(Record(obj, seq, frame, *[p or None for p in paths]))
         return records
 
     def __len__(self):
@@ -207,21 +219,40 @@ class TexlessDataset:
         return TexlessDataset(self.root, on_error=self.on_error, records=list(records))
 
     def load(self, index):
-        """Sample `index` as a dict: image (H,W,3) uint8, depth (H,W) float32 m, normals (H,W,3), mask (H,W)."""
+        """Sample `index` as a dict: image (H,W,3) uint8, depth (H,W) float32 m, normals (H,W,3), mask (H,W) the
+        silhouette, valid (H,W) where depth and normals are known (the silhouette less the sensor's holes)."""
         r = self.records[index]
         image = read_image(r.image)
         depth = np.asarray(_read_npz(r.depth, "depth"), "float32")
-        normals = np.asarray(_read_npz(r.normals, "normals"), "float32")
         if depth.ndim == 3 and depth.shape[-1] == 1:
             depth = depth[..., 0]
         if depth.shape != image.shape[:2]:
             raise DataError(f"{r.depth}: depth shape {depth.shape} does not match image {image.shape[:2]} ({r.image})")
-        if normals.shape != image.shape[:2] + (3,):
-            raise DataError(f"{r.normals}: normals shape {normals.shape}, expected {image.shape[:2] + (3,)}")
-        mask = (depth > 0) & (np.linalg.norm(normals, axis=-1) > 0.5)
-        if not mask.any():
+        if not np.isfinite(depth).all() or (depth < 0).any():
+            raise DataError(f"{r.depth}: depth must be finite and >= 0 (0 = no reading)")
+        if r.mask is not None:
+            mask = read_mask(r.mask)
+            if mask.shape != depth.shape:
+                raise DataError(f"{r.mask}: mask shape {mask.shape} does not match image {depth.shape} ({r.image})")
+        else:
+            mask = close_holes(depth > 0)
+        if r.normals is not None:
+            normals = np.asarray(_read_npz(r.normals, "normals"), "float32")
+            if normals.shape != image.shape[:2] + (3,):
+                raise DataError(f"{r.normals}: normals shape {normals.shape}, expected {image.shape[:2] + (3,)}")
+        else:
+            from keras_patchnet.data.lights import intrinsics
+            from keras_patchnet.geometry import normals_from_depth
+
+            K = self.intrinsics if self.intrinsics is not None else intrinsics(*depth.shape)
+            known = (depth > 0) & mask
+            normals = normals_from_depth(smooth_depth(depth, known, DEPTH_SMOOTHING), K, mask=known)
+        valid = mask & (depth > 0) & (np.linalg.norm(normals, axis=-1) > 0.5)
+        if not valid.any():
             raise DataError(f"{r.depth}: no foreground (depth > 0 with a unit normal) in frame {r.frame}")
-        return {"image": image, "depth": depth, "normals": normals, "mask": mask}
+        depth = np.where(valid, depth, 0.0).astype("float32")
+        normals = np.where(valid[..., None], normals, 0.0).astype("float32")
+        return {"image": image, "depth": depth, "normals": normals, "mask": mask, "valid": valid}
 
     def validate(self):
         """Loads every sample; with on_error="skip" returns a dataset without the bad ones, else raises."""
@@ -278,34 +309,90 @@ class TexlessDataset:
         return self.subset(train), self.subset(test)
 
 
-def write_synthetic(root, sequences, frames=4, size=224, seed=0, lighting="rig"):
+DEPTH_SMOOTHING = 2.0  # pixels: a sensor's depth is smoothed this much before normals are derived from it
+
+
+def smooth_depth(depth, known, sigma):
+    """Gaussian smoothing of `depth` over the pixels where it is `known` only (normalised convolution): noise
+    and millimetre steps of a sensor average out, holes and background do not bleed in. 0 where not known."""
+    radius = int(np.ceil(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+
+    def blur(a):  # separable, zero outside the image, any size
+        for axis in (0, 1):
+            n = a.shape[axis]
+            padded = np.pad(a, [(radius, radius) if ax == axis else (0, 0) for ax in (0, 1)])
+            a = sum(w * np.take(padded, np.arange(k, k + n), axis=axis) for k, w in enumerate(kernel))
+        return a
+
+    weight = known.astype("float64")
+    total = blur(np.where(known, depth, 0.0).astype("float64"))
+    return np.where(known, total / np.maximum(blur(weight), 1e-12), 0.0).astype("float32")
+
+
+def close_holes(mask):
+    """`mask` with every background region that does not touch the image border filled: a depth sensor's holes
+    inside the sheet become foreground, the background around it stays. (H, W) bool -> (H, W) bool."""
+    mask = np.asarray(mask, bool)
+    outside = np.zeros_like(mask)
+    outside[[0, -1], :] = ~mask[[0, -1], :]
+    outside[:, [0, -1]] |= ~mask[:, [0, -1]]
+    background = ~mask
+    while True:  # grow the border's background through background pixels until it stops
+        grown = outside.copy()
+        grown[1:] |= outside[:-1]
+        grown[:-1] |= outside[1:]
+        grown[:, 1:] |= outside[:, :-1]
+        grown[:, :-1] |= outside[:, 1:]
+        grown &= background
+        if (grown == outside).all():
+            return ~outside
+        outside = grown
+
+
+def write_synthetic(
+    root, sequences, frames=4, size=224, seed=0, lighting="rig", world="standard", normals=True, sensor=None
+):
     """Renders a synthetic dataset in the layout above and returns its root.
 
     Args:
         sequences: {object: [sequence names]}; each sequence shares a surface kind (paper for "paper", garment for
-            shirt-like names, else cloth) and gets `frames` frames with consecutive numbers.
+            shirt-like names, else cloth; world="physical" draws simulated sheets instead) and gets `frames` frames
+            with consecutive numbers.
         size: int or (height, width).
         lighting: the renderer's lighting ("rig", "random" or "fixed", the calibrated light the shipped
-            `*.synthetic-calibrated` presets know; see `render`).
+            `*.synthetic-calibrated` presets know, or a calibrated light of one's own as a dict; see `render`).
+        world: the renderer's world ("standard", "wide" or "physical": 8-bit sRGB images of simulated cloth).
+        normals: write the `normals` folder (False: depth only, as a depth sensor gives).
+        sensor: None (exact depth) or "kinect": depth as a structured-light sensor reads it, with noise growing
+            with z², millimetre steps and holes (`data.sensor.sensor_depth`); the normals written stay exact.
     """
     from PIL import Image
 
+    from keras_patchnet.data.sensor import sensor_depth
     from keras_patchnet.data.synthetic import intrinsics, render
 
+    if sensor not in (None, "kinect"):
+        raise ValueError(f"`sensor` must be None or 'kinect'. Received: sensor={sensor!r}")
     height, width = (size, size) if np.isscalar(size) else size
     os.makedirs(root, exist_ok=True)
     np.savetxt(os.path.join(root, "camera_intrinsics.txt"), intrinsics(height, width))
+    kinds = ("images", "depth_maps", "normals") if normals else ("images", "depth_maps")
     k = 0
     for obj, seqs in sequences.items():
         kind = "paper" if obj == "paper" else "garment" if obj in ("tshirt", "sweater", "hoody") else "cloth"
+        kind = None if world == "physical" else kind
         for seq in seqs:
-            folders = {d: os.path.join(root, obj, d, seq) for d in _KINDS}
+            folders = {d: os.path.join(root, obj, d, seq) for d in kinds}
             for folder in folders.values():
                 os.makedirs(folder, exist_ok=True)
             for frame in range(frames):
-                s = render(seed * 1_000_003 + k, height, width, kind, lighting)
+                s = render(seed * 1_000_003 + k, height, width, kind, lighting, world)
+                depth = s.depth if sensor is None else sensor_depth(s.depth, s.normals, [seed, k, 5])
                 k += 1
                 Image.fromarray(s.image).save(os.path.join(folders["images"], f"rgb_{frame:04d}.tiff"))
-                np.savez_compressed(os.path.join(folders["depth_maps"], f"depth_{frame:04d}.npz"), depth=s.depth)
-                np.savez_compressed(os.path.join(folders["normals"], f"normals_{frame:04d}.npz"), normals=s.normals)
+                np.savez_compressed(os.path.join(folders["depth_maps"], f"depth_{frame:04d}.npz"), depth=depth)
+                if normals:
+                    path = os.path.join(folders["normals"], f"normals_{frame:04d}.npz")
+                    np.savez_compressed(path, normals=s.normals)
     return root

@@ -1,0 +1,206 @@
+"""Fine-tuning on a set-up of one's own: sensor-like data (depth only, holes, noise), `finetune` and its command."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras_patchnet as kp
+from keras_patchnet import finetuning
+from keras_patchnet.data import close_holes, sensor_depth
+from keras_patchnet.data.texless import smooth_depth
+from keras_patchnet.geometry import angular_error_deg
+
+MOVED = {"direction": (-0.6, 0.1, -1.0)}
+
+
+def _folder(root, normals=True, sensor=None, sequences=("a", "b"), frames=2, size=48, world="physical"):
+    return kp.data.write_synthetic(
+        str(root), {"cloth": list(sequences)}, frames, size, 3, MOVED, world, normals=normals, sensor=sensor
+    )
+
+
+def test_moved_light_renders_as_the_calibrated_light_does():
+    fixed = kp.data.render(0, 40, 40, lighting="fixed")
+    own = kp.data.render(0, 40, 40, lighting={"direction": (0.3, -0.4, -1.0), "power": 0.8, "ambient": 0.1})
+    np.testing.assert_array_equal(fixed.image, own.image)
+    moved = kp.data.render(0, 40, 40, lighting=MOVED)
+    assert np.mean(moved.image[moved.mask] != fixed.image[fixed.mask]) > 0.5
+    for bad in ({"direction": (0, 0, 1)}, {"direction": (0, 0, -1), "power": -1}, {"dir": (0, 0, -1)}):
+        with pytest.raises(ValueError, match="light of one's own"):
+            kp.data.render(0, 16, 16, lighting=bad)
+
+
+def test_close_holes_fills_inside_not_outside():
+    mask = np.zeros((12, 12), bool)
+    mask[2:10, 2:10] = True
+    holey = mask.copy()
+    holey[4:6, 4:7] = False  # a hole inside
+    holey[2:4, 2] = False  # a notch open to the outside
+    closed = close_holes(holey)
+    assert closed[4:6, 4:7].all()
+    assert not closed[2:4, 2].any()
+    assert not closed[~mask].any()
+
+
+def test_sensor_noise_grows_with_squared_distance_and_leaves_holes():
+    rng = np.random.default_rng(0)
+    normals = np.zeros((64, 64, 3), "float32")
+    normals[..., 2] = -1
+    spread = []
+    for z in (1.0, 2.0):
+        depth = np.full((64, 64), z, "float32")
+        read = sensor_depth(depth, normals, rng, step=0, edge_band=0, blobs=(0, 0))
+        spread.append(float(np.std(read - depth)))
+    assert spread[0] == pytest.approx(kp.data.sensor.KINECT_SIGMA, rel=0.1)
+    assert spread[1] / spread[0] == pytest.approx(4.0, rel=0.15)
+    s = kp.data.render(1, 64, 64, lighting="fixed", world="physical")
+    read = sensor_depth(s.depth, s.normals, 1)
+    holes = s.mask & (read == 0)
+    assert 0 < holes.mean() < 0.5 * s.mask.mean()
+    assert not read[~s.mask].any()
+    np.testing.assert_array_equal(read, sensor_depth(s.depth, s.normals, 1))  # reproducible
+    on = read > 0
+    assert np.allclose(np.round(read[on] / 1e-3) * 1e-3, read[on], atol=1e-6)  # millimetre steps
+
+
+def test_depth_only_folder_derives_normals_and_keeps_holes_out(tmp_path):
+    root = _folder(tmp_path / "d", normals=False, sensor="kinect", sequences=("a",), frames=1, size=96)
+    assert not os.path.isdir(os.path.join(root, "cloth", "normals"))
+    sample = kp.data.TexlessDataset(root).load(0)
+    truth = kp.data.render(3 * 1_000_003, 96, 96, None, MOVED, "physical")
+    valid, mask = sample["valid"], sample["mask"]
+    assert (mask & ~valid).any() and not (valid & ~mask).any()  # holes: in the silhouette, not known
+    assert not sample["depth"][~valid].any() and not sample["normals"][~valid].any()
+    errors = angular_error_deg(sample["normals"][valid], truth.normals[valid])
+    assert np.median(errors) < 12.0  # derived from smoothed sensor depth, same convention (towards the camera)
+    assert np.mean(mask != truth.mask) < 0.1
+
+
+def test_smooth_depth_ignores_unknown_pixels():
+    depth = np.full((9, 9), 2.0, "float32")
+    known = np.ones((9, 9), bool)
+    known[4, 4] = False
+    depth[4, 4] = 0.0
+    out = smooth_depth(depth, known, 1.5)
+    np.testing.assert_allclose(out[known], 2.0, rtol=1e-6)
+    assert out[4, 4] == 0
+
+
+def test_masks_folder_is_the_silhouette(tmp_path):
+    from PIL import Image
+
+    root = _folder(tmp_path / "m", sequences=("a",), frames=1, size=32, world="standard")
+    folder = os.path.join(root, "cloth", "masks", "a")
+    os.makedirs(folder)
+    square = np.zeros((32, 32), "uint8")
+    square[8:24, 8:24] = 255
+    Image.fromarray(square).save(os.path.join(folder, "mask_0000.png"))
+    sample = kp.data.TexlessDataset(root).load(0)
+    np.testing.assert_array_equal(sample["mask"], square > 0)
+    assert not sample["valid"][square == 0].any()
+    os.remove(os.path.join(folder, "mask_0000.png"))
+    Image.fromarray(square).save(os.path.join(folder, "mask_0007.png"))
+    with pytest.raises(kp.data.DataError, match="masks"):
+        kp.data.TexlessDataset(root)
+
+
+def test_split_frames_by_sequence_else_by_frame(tmp_path):
+    several = kp.data.TexlessDataset(_folder(tmp_path / "s", sequences=("a", "b", "c"), frames=2, size=16))
+    train, val = finetuning.split_frames(several)
+    assert {r.sequence for r in train.records}.isdisjoint({r.sequence for r in val.records})
+    one = kp.data.TexlessDataset(_folder(tmp_path / "o", sequences=("a",), frames=5, size=16))
+    train, val = finetuning.split_frames(one)
+    assert len(train) == 4 and len(val) == 1
+
+
+def test_random_patches_are_reproducible_and_cover_foreground():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (40, 50, 3)).astype("float32")
+    depth = np.zeros((40, 50, 1), "float32")
+    normals = np.zeros((40, 50, 3), "float32")
+    depth[10:30, 20:45], normals[10:30, 20:45, 2] = 0.1, -1.0
+    data = kp.data.RandomPatches([(image, depth, normals)], 16, batch_size=6, steps=3, seed=1)
+    x, y = data[0]
+    assert x.shape == (6, 16, 16, 3) and y["depth"].shape == (6, 16, 16, 1) and y["normals"].shape == (6, 16, 16, 3)
+    assert all((n[..., 2] != 0).mean() >= 0.1 for n in y["normals"])
+    np.testing.assert_array_equal(x, data[0][0])
+    data.on_epoch_end()
+    assert not np.array_equal(x, data[0][0])  # a new crop every epoch
+
+
+def test_finetune_resumes_after_a_stop(tmp_path, tiny_folder, monkeypatch):
+    root = _folder(tmp_path / "d", sequences=("a", "b"), frames=2, size=32)
+    run = str(tmp_path / "run")
+    calls = {"n": 0}
+    real = finetuning.plane_ratios
+
+    def stop_after_first_epoch(model, dataset):
+        calls["n"] += 1
+        if calls["n"] == 3:  # before, epoch 1, then the stop during epoch 2's validation
+            raise KeyboardInterrupt
+        return real(model, dataset)
+
+    monkeypatch.setattr(finetuning, "plane_ratios", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        finetuning.finetune(kp.models.unet(pretrained=tiny_folder), root, run, epochs=3, steps_per_epoch=1)
+    assert os.path.isfile(os.path.join(run, "checkpoint", "optimizer.npz"))
+    monkeypatch.setattr(finetuning, "plane_ratios", real)
+    result = finetuning.finetune(kp.models.unet(pretrained=tiny_folder), root, run, epochs=3, steps_per_epoch=1)
+    assert [row["epoch"] for row in result["curve"]] == [1, 2, 3]
+    assert not os.path.exists(os.path.join(run, "checkpoint"))
+
+
+def test_finetune_refuses_bad_budgets(tmp_path, tiny_folder):
+    root = _folder(tmp_path / "d", sequences=("a",), frames=2, size=16, world="standard")
+    model = kp.models.unet(pretrained=tiny_folder)
+    with pytest.raises(ValueError, match="minutes"):
+        finetuning.finetune(model, root, str(tmp_path / "r"), minutes=0)
+    with pytest.raises(ValueError, match="epochs"):
+        finetuning.finetune(model, root, str(tmp_path / "r"))
+
+
+def test_finetune_command_writes_a_loadable_preset_without_optimizer_state(tmp_path, tiny_folder, capsys):
+    from keras_patchnet.cli import main
+
+    root = _folder(tmp_path / "d", normals=False, sensor="kinect", sequences=("a", "b"), frames=2, size=48)
+    run = str(tmp_path / "run")
+    assert main(["finetune", root, "--out", run, "--weights", tiny_folder, "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("validation depth") == 2 and f"--weights {run}" in out
+    assert sorted(os.listdir(run)) == [
+        "README.md",
+        "config.json",
+        "curve.csv",
+        "manifest.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
+    assert os.path.getsize(os.path.join(run, "model.weights.h5")) == pytest.approx(
+        os.path.getsize(os.path.join(tiny_folder, "model.weights.h5")), rel=0.02
+    )  # weights only: Adam's state would double it
+    meta = json.load(open(os.path.join(run, "metadata.json")))
+    assert set(meta["finetune"]) == {"before", "after", "best_epoch"}
+    best = meta["finetune"]["best_epoch"]
+    rows = list(csv.DictReader(open(os.path.join(run, "curve.csv"))))
+    assert len(rows) == 2
+    if best:  # the kept weights are the best epoch's: their validation figures are that row's
+        assert float(rows[best - 1]["depth_ratio"]) == pytest.approx(meta["finetune"]["after"]["depth_ratio"], abs=2e-3)
+    assert main(["predict", "--sample", "--weights", run, "--out", str(tmp_path / "p")]) == 0
+    capsys.readouterr()
+    assert main(["finetune", str(tmp_path / "nowhere"), "--out", run]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nowhere" in err
+    assert main(["finetune", root, "--out", run, "--minutes", "0"]) == 1
+    assert "--minutes" in capsys.readouterr().err
+
+
+def test_finetune_command_picks_the_fastest_installed_backend():
+    import importlib.util
+
+    from keras_patchnet.cli.finetune import FASTEST_FIRST, default_backend
+
+    installed = [b for b in FASTEST_FIRST if importlib.util.find_spec(b) is not None]
+    assert default_backend() == installed[0]
