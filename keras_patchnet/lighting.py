@@ -27,6 +27,11 @@ import numpy as np
 
 C0, C1, C2, C20, C22 = 0.282095, 0.488603, 1.092548, 0.315392, 0.546274
 FORMAT = "keras-patchnet-light"
+# `light_fit(...)["residual"]` above which `keras-patchnet predict --warn-light` warns that an image is not lit as the
+# preset assumes: the 95th percentile over validation images where the default preset beats the flat plane
+# (research/light_fit.py, 2026-12-07). Off by default: on the test images its ROC AUC at telling worse-than-plane
+# maps from better ones was 0.58, below the 0.75 a default-on warning needs (docs/lighting-study.md).
+LIGHT_FIT_WARNING = 0.099
 
 
 class LightError(ValueError):
@@ -133,6 +138,41 @@ def difference(a, b):
     sa, sb = shade(n, a), shade(n, b)
     sb = sb * (sa @ sb) / max(sb @ sb, 1e-12)
     return float(np.abs(sa - sb).mean() / max(sa.max(), 1e-12))
+
+
+def light_fit(image, normals, mask=None, code=None, encoding="linear"):
+    """How well an image fits the light a model assumes, given the normals it predicted: the shading of `normals`
+    under `code` (default: the calibrated light, `calibrated_code()`), scaled by least squares to the image's linear
+    brightness over `mask` (default: where the normals are non-zero), against that brightness.
+
+    Returns {"residual": RMS of (brightness - scaled shading) over the mean brightness (0: the image is exactly
+    what the normals give under the light), "light_difference": `difference(code, the code fitted to the image and
+    the normals)` (0: the image's light is the assumed light, as far as the normals tell)}; NaN for both when the
+    foreground has fewer than 30 pixels. `image`: (H, W, 3) or (H, W), 0-255; `encoding`: "linear" or "srgb"."""
+    x = np.asarray(image, "float64")
+    x = x.mean(-1) if x.ndim == 3 else x
+    x = x / 255.0
+    if encoding == "srgb":
+        x = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    elif encoding != "linear":
+        raise ValueError(f"`encoding` must be 'linear' or 'srgb'. Received: encoding={encoding!r}")
+    n = np.asarray(normals, "float64")
+    length = np.linalg.norm(n, axis=-1)
+    keep = length > 0.5 if mask is None else np.asarray(mask, bool) & (length > 0.5)
+    keep &= (x > 1e-3) & (x < 0.99)
+    if keep.sum() < 30:
+        return {"residual": float("nan"), "light_difference": float("nan")}
+    code = calibrated_code() if code is None else np.asarray(code, "float64")
+    unit = n[keep] / length[keep, None]
+    shading, brightness = shade(unit, code), x[keep]
+    scale = (shading @ brightness) / max(shading @ shading, 1e-12)
+    residual = np.sqrt(np.mean((brightness - scale * shading) ** 2)) / max(brightness.mean(), 1e-12)
+    try:
+        fitted = code_from_normals(x, n, keep)
+        light_difference = difference(code, fitted)
+    except LightError:
+        light_difference = float("nan")
+    return {"residual": float(residual), "light_difference": float(light_difference)}
 
 
 def direction(code):

@@ -122,3 +122,47 @@ def test_the_difference_between_lights_ignores_exposure_and_finds_the_calibrated
     assert L.difference(L.code_from_ball(ball), calibrated) < 0.01
     moved = L.code_from_lights([("directional", [-0.6, 0.1, -1.0], 0.8)], 0.1)
     assert L.difference(moved, calibrated) > 0.1
+
+
+def test_light_fit_is_small_for_the_true_normals_under_the_assumed_light_and_large_under_another():
+    from keras_patchnet.data import render
+
+    s = render(4, 96, 96, kind="cloth", lighting="fixed", encoding="linear")
+    fit = L.light_fit(s.image, s.normals, s.mask)
+    assert fit["residual"] < 0.1 and fit["light_difference"] < 0.03
+    moved = L.code_from_lights([("directional", [-0.6, 0.1, -1.0], 0.8)], 0.1)
+    other = L.light_fit(s.image, s.normals, s.mask, code=moved)
+    assert other["residual"] > 2 * fit["residual"] and other["light_difference"] > 0.1
+    empty = L.light_fit(s.image, s.normals, np.zeros_like(s.mask))
+    assert np.isnan(empty["residual"]) and np.isnan(empty["light_difference"])
+    with pytest.raises(ValueError, match="`encoding` must be 'linear' or 'srgb'"):
+        L.light_fit(s.image, s.normals, s.mask, encoding="gamma")
+
+
+def test_predict_records_each_images_light_fit_and_warns_only_when_asked(tiny_folder, tmp_path, capsys):
+    from PIL import Image
+
+    from keras_patchnet import cli
+    from keras_patchnet.data import render
+
+    s = render(5, 40, 48, kind="cloth", lighting="fixed")
+    Image.fromarray(s.image).save(tmp_path / "sheet.png")
+    Image.fromarray((s.mask * 255).astype("uint8")).save(tmp_path / "sheet_mask.png")
+    L.save_light(str(tmp_path / "light.json"), L.calibrated_code())
+    base = ["predict", str(tmp_path / "sheet.png"), "--mask", str(tmp_path / "sheet_mask.png"), "--weights",
+            tiny_folder, "--light", str(tmp_path / "light.json"), "--outputs", "depth"]
+    assert cli.main([*base, "--out", str(tmp_path / "quiet")]) == 0
+    out, err = capsys.readouterr()
+    assert "warning" not in out + err
+    with open(tmp_path / "quiet" / "predict.json") as f:
+        fit = json.load(f)["images"][0]["light_fit"]
+    assert set(fit) == {"residual", "light_difference"} and fit["residual"] > 0
+    assert cli.main([*base, "--out", str(tmp_path / "loud"), "--warn-light"]) == 0
+    out, err = capsys.readouterr()
+    warned = [line for line in out.splitlines() if "is not lit as the preset expects" in line]
+    assert fit["residual"] > L.LIGHT_FIT_WARNING  # an untrained network's normals do not re-shade to the image
+    assert len(warned) == 1 and "sheet.png" in warned[0]
+    (tmp_path / "bad.json").write_text("{}")
+    assert cli.main([*base[:-4], "--light", str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")]) == 1
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "--light" in err and not (tmp_path / "bad").exists()

@@ -14,6 +14,7 @@ import warnings
 from keras_patchnet._atomic import write_text
 from keras_patchnet.cli._common import CLIError, add_model_options, check_writable_folder, image_paths, load_model
 from keras_patchnet.constants import SAMPLE, weights_label
+from keras_patchnet.lighting import LIGHT_FIT_WARNING
 
 
 def add_parser(sub, parents):
@@ -56,6 +57,17 @@ def add_parser(sub, parents):
         help="keep every surface pixel in the point cloud (default: thinned to at most 2 million points)",
     )
     p.add_argument("--no-figure", action="store_true", help="the same as leaving figure out of --outputs")
+    p.add_argument(
+        "--light",
+        help="your set-up's light.json (keras-patchnet calibrate): the light each image's fit is checked against "
+        "(default: the light the preset assumes, the calibrated light for the calibrated presets)",
+    )
+    p.add_argument(
+        "--warn-light",
+        action="store_true",
+        help=f"warn, one line per image, when an image's light-fit residual is above {LIGHT_FIT_WARNING} (off by "
+        "default: the check tells worse-than-plane maps from better ones only weakly, ROC AUC 0.58)",
+    )
     add_model_options(p)
 
 
@@ -178,13 +190,16 @@ def run(args):
 
     outputs = _outputs(args)
     K_given = _camera(args)
+    light = _light(args)
     mask_file = _read(args.mask, reader="read_mask") if args.mask else None
     raw = [(p, _read(p, native=True)) for p in paths]  # uint8 or uint16: the model reads either (contract)
     images = [(p, to_uint8(image)) for p, image in raw]  # 8-bit views for the threshold, colours and figure
     masks = [_foreground(args, image, p, mask_file) for p, image in images]
     check_writable_folder(args.out)
     model = load_model(args)
+    light = light if light is not None else _assumed_light(args)
     progress = progress_bar(len(images), "image")
+    unfit = []
     written, failed, record = [], [], []
     for i, ((path, image), (_, native), mask, stem) in enumerate(zip(images, raw, masks, unique_stems(paths))):
         K = intrinsics(*image.shape[:2]) if K_given is None else K_given
@@ -218,9 +233,19 @@ def run(args):
         finally:
             progress.update(i + 1)
         written.append((path, files))
-        record.append({"input": os.path.abspath(path), "outputs": [os.path.basename(f) for f in files]})
+        entry = {"input": os.path.abspath(path), "outputs": [os.path.basename(f) for f in files]}
+        if light is not None:
+            entry["light_fit"] = fit = _light_fit(image, out, mask, light, model)
+            if args.warn_light and (fit["residual"] or 0.0) > LIGHT_FIT_WARNING:
+                unfit.append((path, fit["residual"]))
+        record.append(entry)
     for path, files in written:
         print(f"{path} -> " + ", ".join(os.path.basename(f) for f in files))
+    for path, residual in unfit:
+        print(
+            f"keras-patchnet: warning: {path} is not lit as the preset expects (light-fit residual {residual:.2f} > "
+            f"{LIGHT_FIT_WARNING}): its maps may be no better than a flat plane; see docs/guide/input-contract.md"
+        )
     if record:
         provenance = {
             "keras_patchnet": __version__,
@@ -242,6 +267,36 @@ def run(args):
             print(f"keras-patchnet: failed: {path}: {reason}")
         raise CLIError(f"{len(failed)} of {len(paths)} image(s) failed (listed above); the others were written")
     return 0
+
+
+def _light(args):
+    """The code of --light, checked before anything is loaded, or None."""
+    if args.light is None:
+        return None
+    from keras_patchnet import lighting
+
+    try:
+        return lighting.load_light(args.light)
+    except lighting.LightError as e:
+        raise CLIError(f"--light {e}") from None
+
+
+def _assumed_light(args):
+    """The light a preset was trained under, when it knows one: the calibrated light of `*-calibrated` presets."""
+    from keras_patchnet import lighting
+
+    name = _weights_name(args)
+    return lighting.calibrated_code() if name.endswith("calibrated") else None
+
+
+def _light_fit(image, out, mask, light, model):
+    import numpy as np
+
+    from keras_patchnet import lighting
+
+    normals = np.asarray(out["normals"][0], "float32")
+    fit = lighting.light_fit(image, normals, mask, light, getattr(model, "input_encoding", "linear"))
+    return {k: round(v, 4) if np.isfinite(v) else None for k, v in fit.items()}  # None: too few foreground pixels
 
 
 def _weights_name(args):
