@@ -125,6 +125,7 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "out", "bench_finetune"))
     p.add_argument("--json", default=None, help="append the results to this JSON file")
     p.add_argument("--choose", action="store_true", help="compare the schedule's candidates on validation frames")
+    p.add_argument("--candidates", nargs="+", help="with --choose: only these candidates (e.g. 'lr 1e-3')")
     args = p.parse_args(argv)
     if any(n % SEQUENCE or n < 2 * SEQUENCE // 2 for n in args.frames):
         raise SystemExit(f"--frames must be multiples of {SEQUENCE}")
@@ -132,11 +133,16 @@ def main(argv=None):
     folders, held = make_data(args.out, args.frames + ([32] if args.choose else []))
     results = []
     if args.choose:
-        for name, extra in (
-            ("lr 3e-4", ["--lr", "3e-4"]),
-            ("lr 1e-3", ["--lr", "1e-3"]),
-            ("lr 1e-4", ["--lr", "1e-4"]),
-        ):
+        candidates = {
+            "lr 3e-4": ["--lr", "3e-4", "--decay", "none"],
+            "lr 1e-3": ["--lr", "1e-3", "--decay", "none"],
+            "lr 1e-4": ["--lr", "1e-4", "--decay", "none"],
+            "lr 1e-3 cosine": ["--lr", "1e-3", "--decay", "cosine"],
+            "lr 3e-3 cosine": ["--lr", "3e-3", "--decay", "cosine"],
+        }
+        for name, extra in candidates.items():
+            if args.candidates and name not in args.candidates:
+                continue
             run = os.path.join(args.out, "choose-" + name.replace(" ", ""))
             wall = run_command(
                 ["finetune", folders[32], "--out", run, "--minutes", str(args.minutes), *extra],

@@ -1,33 +1,20 @@
-"""Fine-tune the pretrained UNet on your own captures: encoder frozen first, then everything; save and reload.
+"""Fine-tune the pretrained UNet on your own captures, then compare it with the start on held-out frames.
 
-    python examples/finetune.py DATA_DIR --out runs/finetuned [--weights true|PRESET|FOLDER]
+    python examples/finetune.py DATA_DIR --out runs/finetuned [--weights true|PRESET|FOLDER] [--minutes 10]
 
-DATA_DIR is laid out like the textureless deformable-surfaces dataset (see `keras_patchnet.data.TexlessDataset`):
-`<object>/images/<sequence>/rgb_0001.png`, `<object>/depth_maps/<sequence>/depth_0001.npz` (key "depth", metres,
-0 on background) and `<object>/normals/<sequence>/normals_0001.npz` (key "normals", unit, camera frame, pointing to
-the camera, 0 on background); whole sequences are held out for testing. Training is on patches, as the report does.
+DATA_DIR is laid out like the textureless deformable-surfaces dataset (see `keras_patchnet.data.TexlessDataset`),
+as `keras_patchnet.data.write_synthetic` writes it: `<object>/images/<sequence>/rgb_0000.tiff` (or .png),
+`<object>/depth_maps/<sequence>/depth_0000.npz` (key "depth", metres, 0 = background or no reading) and, optional,
+`<object>/normals/<sequence>/normals_0000.npz` (key "normals", unit, camera frame, towards the camera; derived from
+depth when absent) and `<object>/masks/<sequence>/mask_0000.png`. Whole sequences are held out for testing; the
+rest goes to `keras_patchnet.training.finetune`, which holds out its own validation frames, keeps the best epoch and
+writes a preset folder (the same as `keras-patchnet finetune DATA_DIR --out RUN`).
 """
 
 import argparse
-import os
-
-import keras
-import numpy as np
 
 import keras_patchnet as kp
-
-
-def set_encoder_trainable(patch_model, trainable):
-    for layer in patch_model.layers:
-        if layer.name.startswith("encoder"):
-            layer.trainable = trainable
-
-
-def fit_stage(model, data, epochs, lr):
-    net = model.patch_model
-    net.compile(optimizer=keras.optimizers.Adam(lr), loss=kp.losses.patchnet_losses())
-    kp.training.build_for_fit(net, data)  # optional: on TensorFlow, `fit` then traces its step once, not twice
-    return net.fit(data, epochs=epochs, verbose=2).history["loss"]
+from keras_patchnet.finetuning import plane_ratios
 
 
 def main(argv=None):
@@ -35,48 +22,21 @@ def main(argv=None):
     p.add_argument("data")
     p.add_argument("--out", default="runs/finetuned")
     p.add_argument("--weights", default="true")
-    p.add_argument("--frozen-epochs", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--minutes", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=None)
     args = p.parse_args(argv)
 
     model = kp.models.unet(pretrained=True if args.weights == "true" else args.weights)
     train, test = kp.data.TexlessDataset(args.data).split(by="sequence")
-    data = kp.data.PatchNetDataset(
-        train,
-        batch_size=args.batch_size,
-        mode="patches",
-        augment=True,
-        **model.data_settings,  # the model's grid and intensity
-    )
-    before = kp.evaluation.evaluate_dataset(model, test)["model"]
-
-    set_encoder_trainable(model.patch_model, False)  # 1. adapt the decoders to the new images
-    losses = fit_stage(model, data, args.frozen_epochs, 1e-3)
-    set_encoder_trainable(model.patch_model, True)  # 2. then everything, more gently
-    losses += fit_stage(model, data, args.epochs, 2e-4)
-
-    after = kp.evaluation.evaluate_dataset(model, test)["model"]
-    folder = kp.hub.save_preset(
-        model,
-        args.out,
-        name="unet.finetuned",
-        metadata={
-            "training": {"from": str(args.weights), "data": os.path.abspath(args.data), "losses": losses},
-            "metrics": {"model": after},
-        },
-    )
-    reloaded = kp.models.unet(pretrained=folder)  # what a user of the folder gets
-    image = test.load(0)["image"][None].astype("float32")
-    np.testing.assert_allclose(
-        np.asarray(reloaded.predict_on_batch(image)["depth"]),
-        np.asarray(model.predict_on_batch(image)["depth"]),
-        atol=1e-5,
-    )
-    for key in ("depth_mae_mm", "mean_angle_deg"):
-        print(f"{key}: {before[key]['mean']:.2f} -> {after[key]['mean']:.2f} (held-out sequences)")
-    print(f"saved to {folder}; reload with keras_patchnet.models.unet(pretrained={folder!r})")
-    return losses, before, after
+    before = plane_ratios(model, test)
+    minutes = 10.0 if args.minutes is None and args.epochs is None else args.minutes
+    result = kp.training.finetune(model, train, args.out, minutes=minutes, epochs=args.epochs)
+    reloaded = kp.models.unet(pretrained=result["folder"])  # what a user of the folder gets
+    after = plane_ratios(reloaded, test)
+    for key in ("depth_ratio", "angle_ratio"):
+        print(f"{key} (model / flat plane, held-out sequences): {before[key]:.3f} -> {after[key]:.3f}")
+    print(f"saved to {result['folder']}; reload with keras_patchnet.models.unet(pretrained={result['folder']!r})")
+    return result, before, after
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 # The schedule, chosen on validation frames of an unseen set-up (benchmarks/bench_finetune.py --choose, recorded
-# in docs/guide/finetune.md): Adam at a constant rate, the whole network trained from the first step.
-SCHEDULE = dict(lr=3e-4, batch_size=16, steps_per_epoch=16, max_epochs=1000)
+# in docs/finetune.md): Adam at a constant rate, the whole network trained from the first step.
+SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000)
 RESERVE_SECONDS = 5.0  # kept back from a time budget for writing the run folder
 CURVE_FILE = "curve.csv"
 CHECKPOINT = "checkpoint"
@@ -127,6 +127,7 @@ def finetune(
     lr=None,
     batch_size=None,
     steps_per_epoch=None,
+    decay=None,
     light=None,
     name="unet.finetuned",
     start_time=None,
@@ -144,6 +145,8 @@ def finetune(
         validation: frames to choose the best epoch on (a folder or `TexlessDataset`); default: held out of `data`
             by `split_frames`.
         lr, batch_size, steps_per_epoch: the schedule (defaults: `SCHEDULE`); batch_size counts patches.
+        decay: "cosine" (the rate falls along a half cosine to 5% of `lr` over the time budget, or over `epochs`)
+            or "none" (constant); default: `SCHEDULE`.
         light: a light code (9 numbers, `keras_patchnet.lighting`) of the set-up, recorded in the card.
         name: the preset's name in its card.
         verbose: 1 prints one line per epoch, with the validation ratio to the flat plane.
@@ -165,7 +168,7 @@ def finetune(
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"`epochs` must be an int >= 1. Received: epochs={epochs!r}")
     schedule = {**SCHEDULE}
-    for key, value in (("lr", lr), ("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch)):
+    for key, value in (("lr", lr), ("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch), ("decay", decay)):
         if value is not None:
             schedule[key] = value
     dataset = TexlessDataset(data) if isinstance(data, (str, os.PathLike)) else data
@@ -174,6 +177,8 @@ def finetune(
     else:
         train_set = dataset
         val_set = TexlessDataset(validation) if isinstance(validation, (str, os.PathLike)) else validation
+    if schedule["decay"] not in ("cosine", "none"):
+        raise ValueError(f"`decay` must be 'cosine' or 'none'. Received: decay={schedule['decay']!r}")
     max_epochs = epochs or schedule["max_epochs"]
     os.makedirs(out, exist_ok=True)
     checkpoint = os.path.join(out, CHECKPOINT)
@@ -217,6 +222,9 @@ def finetune(
         if deadline is not None and time.time() + epoch_seconds > deadline:
             break
         t = time.time()
+        if schedule["decay"] == "cosine":  # by the share of the budget spent (time, else epochs)
+            done = state["epoch"] / max_epochs if deadline is None else (t - start) / max(deadline - start, 1e-9)
+            optimizer.learning_rate = schedule["lr"] * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(done, 1.0))))
         history = net.fit(
             data_batches, epochs=state["epoch"] + 1, initial_epoch=state["epoch"], verbose=0, callbacks=[Deadline()]
         )
@@ -230,6 +238,7 @@ def finetune(
             "epoch": state["epoch"],
             "minutes": round((time.time() - start) / 60, 3),
             "loss": round(loss, 5),
+            "lr": float(f"{float(np.asarray(optimizer.learning_rate)):.4g}"),
             "depth_ratio": ratios["depth_ratio"],
             "angle_ratio": ratios["angle_ratio"],
         }
@@ -277,8 +286,8 @@ def _write_run(model, out, state, after, train_set, val_set, schedule, light, na
     from keras_patchnet._atomic import write_text
     from keras_patchnet.hub import model_config, save_preset
 
-    fields = ["epoch", "minutes", "loss", "depth_ratio", "angle_ratio"]
-    lines = [",".join(fields)] + [",".join(str(row[k]) for k in fields) for row in state["rows"]]
+    fields = ["epoch", "minutes", "loss", "lr", "depth_ratio", "angle_ratio"]
+    lines = [",".join(fields)] + [",".join(str(row.get(k, "")) for k in fields) for row in state["rows"]]
     write_text(os.path.join(out, CURVE_FILE), "\n".join(lines) + "\n")
     clean = models.build_from_config(model_config(model))
     clean.set_weights(model.get_weights())

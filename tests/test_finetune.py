@@ -160,6 +160,17 @@ def test_finetune_refuses_bad_budgets(tmp_path, tiny_folder):
         finetuning.finetune(model, root, str(tmp_path / "r"), minutes=0)
     with pytest.raises(ValueError, match="epochs"):
         finetuning.finetune(model, root, str(tmp_path / "r"))
+    with pytest.raises(ValueError, match="`decay` must be 'cosine' or 'none'"):
+        finetuning.finetune(model, root, str(tmp_path / "r"), epochs=1, decay="linear")
+
+
+def test_cosine_decay_falls_from_the_rate_to_five_percent_over_the_epochs(tmp_path, tiny_folder):
+    root = _folder(tmp_path / "d", sequences=("a", "b"), frames=2, size=16, world="standard")
+    model = kp.models.unet(pretrained=tiny_folder)
+    result = finetuning.finetune(model, root, str(tmp_path / "r"), epochs=3, steps_per_epoch=1, lr=1e-3,
+                                 decay="cosine")
+    lrs = [row["lr"] for row in result["curve"]]
+    np.testing.assert_allclose(lrs, [1e-3, 1e-3 * (0.05 + 0.95 * 0.75), 1e-3 * (0.05 + 0.95 * 0.25)], rtol=1e-3)
 
 
 def test_finetune_command_writes_a_loadable_preset_without_optimizer_state(tmp_path, tiny_folder, capsys):
@@ -200,7 +211,7 @@ def test_finetune_command_writes_a_loadable_preset_without_optimizer_state(tmp_p
 def test_finetune_command_picks_the_fastest_installed_backend():
     import importlib.util
 
-    from keras_patchnet.cli.finetune import FASTEST_FIRST, default_backend
+    from keras_patchnet.cli._common import FASTEST_FIRST, default_backend
 
     installed = [b for b in FASTEST_FIRST if importlib.util.find_spec(b) is not None]
     assert default_backend() == installed[0]

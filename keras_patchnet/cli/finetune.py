@@ -28,6 +28,7 @@ def add_parser(sub, parents):
     p.add_argument("--validation", help="a folder of validation frames (default: held out of DATASET_DIR)")
     p.add_argument("--light", help="the set-up's light.json (keras-patchnet calibrate), recorded in the card")
     p.add_argument("--lr", type=float, help="learning rate (default: the measured schedule's)")
+    p.add_argument("--decay", choices=("cosine", "none"), help="learning-rate decay (default: the measured schedule's)")
 
 
 def run(args):
@@ -73,6 +74,7 @@ def run(args):
             epochs=args.epochs,
             validation=validation,
             lr=args.lr,
+            decay=args.decay,
             light=light,
             start_time=start,
             name=f"{args.model}.finetuned",
