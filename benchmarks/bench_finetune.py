@@ -1,7 +1,7 @@
 """What a few frames buy: `keras-patchnet finetune` on an unseen set-up, as a user would run it, timed on this CPU.
 
     python benchmarks/bench_finetune.py [--frames 8 32 128] [--starts default scratch] [--minutes 10]
-        [--out out/bench_finetune] [--json docs/finetune.json] [--write]
+        [--out out/bench_finetune] [--json docs/finetune.json] [--figure docs/images/finetune.png]
     python benchmarks/bench_finetune.py --choose [--minutes 5]     # the schedule's choices, on validation frames
 
 The set-up, unseen by every preset: simulated cloth (the physical world of the renderer, 8-bit sRGB images, 224²)
@@ -78,6 +78,13 @@ def read_curve(path):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def before(r):
+    """The start's held-out ratios; from scratch, "random" (an untrained network's maps mean nothing)."""
+    if r["start"] == "scratch":
+        return "– (random weights)"
+    return f"{r['before']['depth_ratio']:.2f} / {r['before']['angle_ratio']:.2f}"
+
+
 def table(results):
     lines = [
         "| start | frames | minutes (wall) | held-out depth / angle before | after | best epoch / epochs |",
@@ -85,8 +92,8 @@ def table(results):
     ]
     for r in results:
         lines.append(
-            f"| {r['start']} | {r['frames']} | {r['wall_minutes']:.1f} | {r['before']['depth_ratio']:.2f} / "
-            f"{r['before']['angle_ratio']:.2f} | **{r['after']['depth_ratio']:.2f} / {r['after']['angle_ratio']:.2f}**"
+            f"| {r['start']} | {r['frames']} | {r['wall_minutes']:.1f} | {before(r)} | "
+            f"**{r['after']['depth_ratio']:.2f} / {r['after']['angle_ratio']:.2f}**"
             f" | {r['best_epoch']} / {r['epochs']} |"
         )
     return "\n".join(lines)
@@ -110,6 +117,7 @@ def figure(results, path):
             )
     for ax, title in zip(axes, ("depth MAE / flat plane", "mean angle / flat plane")):
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_ylim(0, 2)  # an untrained start is far above: its first point is off the chart
         ax.set_xlabel("minutes of `finetune` (2 CPU cores)")
         ax.set_title(title + " (validation frames)", fontsize=9)
     axes[0].legend(fontsize=7)
@@ -124,6 +132,7 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--out", default=os.path.join(ROOT, "out", "bench_finetune"))
     p.add_argument("--json", default=None, help="append the results to this JSON file")
+    p.add_argument("--figure", default=None, help="draw the validation curves into this PNG")
     p.add_argument("--choose", action="store_true", help="compare the schedule's candidates on validation frames")
     p.add_argument("--candidates", nargs="+", help="with --choose: only these candidates (e.g. 'lr 1e-3')")
     args = p.parse_args(argv)
@@ -198,6 +207,8 @@ def main(argv=None):
         "light": LIGHT,
         "results": results,
     }
+    if args.figure and not args.choose:
+        figure(results, args.figure)
     if args.json:
         old = json.load(open(args.json)) if os.path.exists(args.json) else []
         with open(args.json, "w") as f:
