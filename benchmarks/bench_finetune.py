@@ -15,6 +15,10 @@ process, its wall time measured from outside; then the held-out frames are predi
 their silhouette as `--mask`, and each is reported as its ratio to the flat plane (depth MAE, mean angle; below 1
 beats the plane). The command's validation curve (ratio against minutes) is kept for the figure.
 
+`--throughput` runs the command for `--epochs` epochs on the 8-frame folder under each installed backend (a fresh
+process each, `--backend`) and reports its speed from the curve: seconds an epoch after the first (16 steps of 16
+patches plus the validation pass) and patches trained a second.
+
 `--choose` runs the schedule's candidates (learning rate, patches per step) on the 32-frame folder with `--minutes`
 each and reports only the command's own validation ratios (the held-out frames are not looked at).
 """
@@ -125,6 +129,38 @@ def figure(results, path):
     fig.savefig(path, dpi=110)
 
 
+def throughput(folder, out, epochs):
+    """Per installed backend: the command's epoch time (after the first, which compiles) and patches a second."""
+    import importlib.util
+
+    from keras_patchnet.finetuning import SCHEDULE
+
+    rows = []
+    for backend in ("tensorflow", "torch", "jax"):
+        if importlib.util.find_spec(backend) is None:
+            continue
+        run = os.path.join(out, f"throughput-{backend}")
+        wall = run_command(
+            ["finetune", folder, "--out", run, "--epochs", str(epochs), "--backend", backend],
+            os.path.join(out, f"throughput-{backend}.log"),
+        )
+        curve = read_curve(os.path.join(run, "curve.csv"))
+        seconds = 60 * (curve[-1]["minutes"] - curve[0]["minutes"]) / (len(curve) - 1)
+        patches = SCHEDULE["batch_size"] * SCHEDULE["steps_per_epoch"]
+        rows.append(
+            {
+                "backend": backend,
+                "epochs": len(curve),
+                "wall_minutes": wall / 60,
+                "first_epoch_seconds": 60 * curve[0]["minutes"],
+                "seconds_per_epoch": seconds,
+                "patches_per_second": patches / seconds,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", type=int, nargs="+", default=[8, 32, 128])
@@ -133,6 +169,8 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "out", "bench_finetune"))
     p.add_argument("--json", default=None, help="append the results to this JSON file")
     p.add_argument("--figure", default=None, help="draw the validation curves into this PNG")
+    p.add_argument("--throughput", action="store_true", help="the command's speed per installed backend")
+    p.add_argument("--epochs", type=int, default=4, help="with --throughput: epochs a backend runs")
     p.add_argument("--choose", action="store_true", help="compare the schedule's candidates on validation frames")
     p.add_argument("--candidates", nargs="+", help="with --choose: only these candidates (e.g. 'lr 1e-3')")
     args = p.parse_args(argv)
@@ -141,7 +179,9 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     folders, held = make_data(args.out, args.frames + ([32] if args.choose else []))
     results = []
-    if args.choose:
+    if args.throughput:
+        results = throughput(folders[min(args.frames)], args.out, args.epochs)
+    elif args.choose:
         candidates = {
             "lr 3e-4": ["--lr", "3e-4", "--decay", "none"],
             "lr 1e-3": ["--lr", "1e-3", "--decay", "none"],
@@ -207,7 +247,7 @@ def main(argv=None):
         "light": LIGHT,
         "results": results,
     }
-    if args.figure and not args.choose:
+    if args.figure and not (args.choose or args.throughput):
         figure(results, args.figure)
     if args.json:
         old = json.load(open(args.json)) if os.path.exists(args.json) else []

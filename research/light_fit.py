@@ -55,19 +55,22 @@ def rows_for(model, images, depth, normals, masks, source, encoding):
 
     rows = []
     for x, dt, nt, m in zip(images, depth, normals, masks):
-        out = model.predict_on_batch({"images": x[None].astype("float32"), "mask": m[None, ..., None].astype("float32")})
+        inputs = {"images": x[None].astype("float32"), "mask": m[None, ..., None].astype("float32")}
+        out = model.predict_on_batch(inputs)
         d, n = np.asarray(out["depth"])[0], np.asarray(out["normals"])[0]
         got = evaluate_maps(dt[None, ..., None], d[None], nt[None], n[None])["mean"]
         fd, fn = flat_plane(dt[..., None], nt)
         flat = evaluate_maps(dt[None, ..., None], fd[None], nt[None], fn[None])["mean"]
         fit = lighting.light_fit(x, n, m, encoding=encoding)
-        rows.append({
-            "source": source,
-            "beats_plane": bool(got["depth_mae_mm"] < flat["depth_mae_mm"]),
-            "depth_ratio": got["depth_mae_mm"] / flat["depth_mae_mm"],
-            **fit,
-            "consistency": consistency(d[..., 0], n, m, intrinsics(*m.shape)),
-        })
+        rows.append(
+            {
+                "source": source,
+                "beats_plane": bool(got["depth_mae_mm"] < flat["depth_mae_mm"]),
+                "depth_ratio": got["depth_mae_mm"] / flat["depth_mae_mm"],
+                **fit,
+                "consistency": consistency(d[..., 0], n, m, intrinsics(*m.shape)),
+            }
+        )
     return rows
 
 
@@ -81,15 +84,17 @@ def collect(model, split, count):
     rows = []
     for light in ("fixed", "rig", "random"):
         b = render_batch(range(seed, seed + count), 224, 224, lighting=light)
-        rows += rows_for(model, b["images"], b["depth"][..., 0], b["normals"], b["mask"][..., 0], f"render {light}",
-                         "linear")
+        rows += rows_for(
+            model, b["images"], b["depth"][..., 0], b["normals"], b["mask"][..., 0], f"render {light}", "linear"
+        )
     items, maps, _ = load_split(split)
     for light in ("calibrated", "lamps", "distant"):
         chosen = [(p, i) for p, lt, _, i in items if lt == light][:count]
         images = np.stack([read_image(p) for p, _ in chosen])
         ids = [i for _, i in chosen]
-        rows += rows_for(model, images, maps["depth"][ids], maps["normals"][ids], maps["mask"][ids],
-                         f"physical {light}", "linear")
+        rows += rows_for(
+            model, images, maps["depth"][ids], maps["normals"][ids], maps["mask"][ids], f"physical {light}", "linear"
+        )
     return rows
 
 
@@ -123,8 +128,10 @@ def main(argv=None):
             },
         }
         print(signal, json.dumps(report[signal], indent=1))
-    shares = {s: float(np.mean([not r["beats_plane"] for r in test if r["source"] == s])) for s in
-              sorted({r["source"] for r in test})}
+    shares = {
+        s: float(np.mean([not r["beats_plane"] for r in test if r["source"] == s]))
+        for s in sorted({r["source"] for r in test})
+    }
     print("share of test images worse than the plane:", json.dumps(shares, indent=1))
     if args.json:
         with open(args.json, "w") as f:

@@ -167,8 +167,7 @@ def test_finetune_refuses_bad_budgets(tmp_path, tiny_folder):
 def test_cosine_decay_falls_from_the_rate_to_five_percent_over_the_epochs(tmp_path, tiny_folder):
     root = _folder(tmp_path / "d", sequences=("a", "b"), frames=2, size=16, world="standard")
     model = kp.models.unet(pretrained=tiny_folder)
-    result = finetuning.finetune(model, root, str(tmp_path / "r"), epochs=3, steps_per_epoch=1, lr=1e-3,
-                                 decay="cosine")
+    result = finetuning.finetune(model, root, str(tmp_path / "r"), epochs=3, steps_per_epoch=1, lr=1e-3, decay="cosine")
     lrs = [row["lr"] for row in result["curve"]]
     np.testing.assert_allclose(lrs, [1e-3, 1e-3 * (0.05 + 0.95 * 0.75), 1e-3 * (0.05 + 0.95 * 0.25)], rtol=1e-3)
 

@@ -149,8 +149,18 @@ def test_predict_records_each_images_light_fit_and_warns_only_when_asked(tiny_fo
     Image.fromarray(s.image).save(tmp_path / "sheet.png")
     Image.fromarray((s.mask * 255).astype("uint8")).save(tmp_path / "sheet_mask.png")
     L.save_light(str(tmp_path / "light.json"), L.calibrated_code())
-    base = ["predict", str(tmp_path / "sheet.png"), "--mask", str(tmp_path / "sheet_mask.png"), "--weights",
-            tiny_folder, "--light", str(tmp_path / "light.json"), "--outputs", "depth"]
+    base = [
+        "predict",
+        str(tmp_path / "sheet.png"),
+        "--mask",
+        str(tmp_path / "sheet_mask.png"),
+        "--weights",
+        tiny_folder,
+        "--light",
+        str(tmp_path / "light.json"),
+        "--outputs",
+        "depth",
+    ]
     assert cli.main([*base, "--out", str(tmp_path / "quiet")]) == 0
     out, err = capsys.readouterr()
     assert "warning" not in out + err

@@ -1,0 +1,95 @@
+"""A stage of the UNet toward the physically based world: the calibrated preset, switched to read 8-bit sRGB
+(`input_encoding="srgb"`), trained on renders of simulated cloth (`world="physical"`) under the calibrated light,
+its epoch chosen on the physically based validation set (path-traced, never the test set).
+
+    python tools/physical_stage.py --out runs/unet-physical-p1 [--frames 1024] [--minutes 50] [--start true]
+
+Writes once, beside `--out`: `physical-train/` (`--frames` renders of 224², `kp.data.write_synthetic(...,
+lighting="fixed", world="physical")`, exact depth and normals) and `physical-validation/` (the calibrated-light
+images of `data/physical/validation` with their exact maps, in the layout `kp.data.TexlessDataset` reads). Then
+`kp.training.finetune` (its recipe: random 64² patches, Adam at a constant rate, the epoch with the lowest mean
+validation ratio to the flat plane kept) for `--minutes`; run again with the same `--out` and it resumes from its
+checkpoint, so a stage can span sittings. The result is a preset folder: `--weights RUN`, or
+`python benchmarks/bench_physical.py --weights RUN` once a stage is to be judged on the test set.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+TRAIN_SEED = 7100  # renderer seeds of its own (the package's held-out renders use TEST_SEED and VAL_SEED)
+SEQUENCE = 16
+
+
+def validation_folder(folder):
+    """The calibrated-light images of the physically based validation set as a TexlessDataset folder."""
+    from bench_physical import load_split
+    from PIL import Image
+
+    from keras_patchnet.data.lights import intrinsics
+
+    if os.path.isdir(folder):
+        return folder
+    items, maps, _ = load_split("validation")
+    tmp = folder + ".tmp"
+    for kind in ("images", "depth_maps", "normals", "masks"):
+        os.makedirs(os.path.join(tmp, "physical", kind, "val"), exist_ok=True)
+    chosen = [(path, i) for path, light, _, i in items if light == "calibrated"]
+    for frame, (path, i) in enumerate(chosen):
+        base = os.path.join(tmp, "physical", "{}", "val", f"{{}}_{frame:04d}")
+        Image.open(path).convert("RGB").save(base.format("images", "rgb") + ".png")
+        np.savez_compressed(base.format("depth_maps", "depth"), depth=maps["depth"][i].astype("float32"))
+        np.savez_compressed(base.format("normals", "normals"), normals=maps["normals"][i].astype("float32"))
+        Image.fromarray(maps["mask"][i].astype("uint8") * 255).save(base.format("masks", "mask") + ".png")
+    height, width = maps["mask"].shape[1:]
+    np.savetxt(os.path.join(tmp, "camera_intrinsics.txt"), intrinsics(height, width))
+    os.replace(tmp, folder)
+    return folder
+
+
+def train_folder(folder, frames):
+    from keras_patchnet.data import write_synthetic
+
+    if not os.path.isdir(folder):
+        sequences = {"cloth": [f"p{k:03d}" for k in range(frames // SEQUENCE)]}
+        write_synthetic(folder + ".tmp", sequences, SEQUENCE, 224, TRAIN_SEED, "fixed", "physical")
+        os.replace(folder + ".tmp", folder)
+    return folder
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--frames", type=int, default=1024)
+    p.add_argument("--minutes", type=float, default=50.0)
+    p.add_argument("--start", default="true", help="the start: a preset (true: the default) or a run folder")
+    p.add_argument("--lr", type=float, default=None)
+    args = p.parse_args(argv)
+    import keras_patchnet as kp
+    from keras_patchnet.constants import parse_weights
+
+    parent = os.path.dirname(os.path.abspath(args.out))
+    train = train_folder(os.path.join(parent, f"physical-train-{args.frames}"), args.frames)
+    val = validation_folder(os.path.join(parent, "physical-validation"))
+    model = kp.models.unet(pretrained=parse_weights(args.start), input_encoding="srgb")
+    result = kp.training.finetune(
+        model,
+        train,
+        args.out,
+        minutes=args.minutes,
+        validation=val,
+        lr=args.lr,
+        name="unet.physical-calibrated",
+        verbose=1,
+    )
+    print({k: result[k] for k in ("epochs", "best_epoch", "before", "after")})
+
+
+if __name__ == "__main__":
+    main()
