@@ -1,0 +1,49 @@
+"""Smoke test of benchmarks/bench_finetune.py: its data (a capture rig's folders) and its table and figure."""
+
+import importlib.util
+import os
+
+import numpy as np
+
+import keras_patchnet as kp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    "bench_finetune", os.path.join(HERE, "..", "benchmarks", "bench_finetune.py")
+)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_the_benchmarks_folders_hold_sensor_depth_without_normals_and_exact_held_out_maps(tmp_path):
+    folders, held = bench.make_data(str(tmp_path), [8], size=32)
+    train = kp.data.TexlessDataset(folders[8])
+    assert len(train) == 8 and not os.path.isdir(os.path.join(folders[8], "cloth", "normals"))
+    frame = train.load(0)
+    assert frame["image"].shape == (32, 32, 3) and not (frame["valid"] & ~frame["mask"]).any()
+    held_frame = kp.data.TexlessDataset(held).load(0)
+    assert os.path.isdir(os.path.join(held, "cloth", "normals"))
+    assert np.isfinite(held_frame["depth"]).all()
+
+
+def test_table_and_figure(tmp_path):
+    curve = [{"epoch": 1.0, "minutes": 0.5, "depth_ratio": 0.9, "angle_ratio": 0.8}]
+    ratios = {"depth_ratio": 1.2, "angle_ratio": 1.1}
+    results = [
+        {
+            "start": s,
+            "frames": 32,
+            "wall_minutes": 1.0,
+            "before": ratios,
+            "after": ratios,
+            "validation_before": ratios,
+            "best_epoch": 1,
+            "epochs": 1,
+            "curve": curve,
+        }
+        for s in ("default", "scratch")
+    ]
+    lines = bench.table(results).splitlines()
+    assert "1.20 / 1.10" in lines[2] and "random weights" in lines[3]
+    bench.figure(results, str(tmp_path / "f.png"))
+    assert (tmp_path / "f.png").stat().st_size > 0
