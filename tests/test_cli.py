@@ -373,3 +373,15 @@ def test_progress_is_plain_text_when_piped(tiny_folder, image_file, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "image 1/1" in done.stdout and "\x1b[" not in done.stdout and "\b" not in done.stdout
+
+
+def test_predict_shows_users_warnings_but_not_libraries_deprecation_notices():
+    import warnings
+
+    from keras_patchnet.cli.predict import _for_users
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("__array__ implementation doesn't accept a copy keyword", DeprecationWarning, stacklevel=1)
+        warnings.warn("the image has no shading", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in _for_users(caught)] == ["the image has no shading"]

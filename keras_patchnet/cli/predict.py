@@ -133,9 +133,15 @@ def _read(path, native=False, reader="read_image"):
             result = getattr(data, reader)(path, native=native) if reader == "read_image" else data.read_mask(path)
         except data.DataError as e:
             raise CLIError(str(e)) from None
-    for w in caught:
+    for w in _for_users(caught):
         print(f"keras-patchnet: warning: {w.message}")
     return result
+
+
+def _for_users(caught):
+    """The caught warnings meant for a user: libraries' deprecation notices (e.g. NumPy 2's about `__array__`, from
+    inside Keras' torch backend) are for developers and stay hidden, as Python hides them by default."""
+    return [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
 
 
 def _foreground(args, image, path, mask_file):
@@ -207,7 +213,7 @@ def run(args):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 out = model.predict_on_batch({"images": native[None], "mask": mask[None, ..., None].astype("float32")})
-            for w in caught:
+            for w in _for_users(caught):
                 print(f"keras-patchnet: warning: {path}: {w.message}")
             truth = None
             if path == SAMPLE and "figure" in outputs:  # a render: the truth and errors beside the prediction
