@@ -157,6 +157,10 @@ def light_fit(image, normals, mask=None, code=None, encoding="linear"):
     elif encoding != "linear":
         raise ValueError(f"`encoding` must be 'linear' or 'srgb'. Received: encoding={encoding!r}")
     n = np.asarray(normals, "float64")
+    if n.ndim != 3 or n.shape[-1] != 3 or n.shape[:2] != x.shape:
+        raise ValueError(
+            f"`normals` must be (H, W, 3) with the image's height and width {x.shape}. Received: shape {n.shape}"
+        )
     length = np.linalg.norm(n, axis=-1)
     keep = length > 0.5 if mask is None else np.asarray(mask, bool) & (length > 0.5)
     keep &= (x > 1e-3) & (x < 0.99)

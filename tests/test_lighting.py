@@ -137,6 +137,8 @@ def test_light_fit_is_small_for_the_true_normals_under_the_assumed_light_and_lar
     assert np.isnan(empty["residual"]) and np.isnan(empty["light_difference"])
     with pytest.raises(ValueError, match="`encoding` must be 'linear' or 'srgb'"):
         L.light_fit(s.image, s.normals, s.mask, encoding="gamma")
+    with pytest.raises(ValueError, match=r"`normals` must be \(H, W, 3\) with the image's height and width"):
+        L.light_fit(s.image, s.normals[:50], s.mask)
 
 
 def test_predict_records_each_images_light_fit_and_warns_only_when_asked(tiny_folder, tmp_path, capsys):
