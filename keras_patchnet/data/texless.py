@@ -351,7 +351,16 @@ def close_holes(mask):
 
 
 def write_synthetic(
-    root, sequences, frames=4, size=224, seed=0, lighting="rig", world="standard", normals=True, sensor=None
+    root,
+    sequences,
+    frames=4,
+    size=224,
+    seed=0,
+    lighting="rig",
+    world="standard",
+    normals=True,
+    sensor=None,
+    encoding=None,
 ):
     """Renders a synthetic dataset in the layout above and returns its root.
 
@@ -366,6 +375,7 @@ def write_synthetic(
         normals: write the `normals` folder (False: depth only, as a depth sensor gives).
         sensor: None (exact depth) or "kinect": depth as a structured-light sensor reads it, with noise growing
             with z², millimetre steps and holes (`data.sensor.sensor_depth`); the normals written stay exact.
+        encoding: how the 8-bit images encode brightness, "linear" or "srgb"; None: the world's own (see `render`).
     """
     from PIL import Image
 
@@ -374,6 +384,8 @@ def write_synthetic(
 
     if sensor not in (None, "kinect"):
         raise ValueError(f"`sensor` must be None or 'kinect'. Received: sensor={sensor!r}")
+    if encoding not in (None, "linear", "srgb"):
+        raise ValueError(f"`encoding` must be None, 'linear' or 'srgb'. Received: encoding={encoding!r}")
     height, width = (size, size) if np.isscalar(size) else size
     os.makedirs(root, exist_ok=True)
     np.savetxt(os.path.join(root, "camera_intrinsics.txt"), intrinsics(height, width))
@@ -387,7 +399,7 @@ def write_synthetic(
             for folder in folders.values():
                 os.makedirs(folder, exist_ok=True)
             for frame in range(frames):
-                s = render(seed * 1_000_003 + k, height, width, kind, lighting, world)
+                s = render(seed * 1_000_003 + k, height, width, kind, lighting, world, encoding)
                 depth = s.depth if sensor is None else sensor_depth(s.depth, s.normals, [seed, k, 5])
                 k += 1
                 Image.fromarray(s.image).save(os.path.join(folders["images"], f"rgb_{frame:04d}.tiff"))
