@@ -2,8 +2,9 @@
 
 Dynamic: the batch dimension. Fixed at export time: height and width (`image_size`), because the patch grid,
 the number of patches and the offset system are laid out from static sizes; export once per image size you serve.
-Input: float32 images (batch, H, W, 3), any intensity scale. Outputs: "depth" (batch, H, W, 1) and "normals"
-(batch, H, W, 3), as `PatchNet` (mask input not exported: the whole image counts as foreground).
+Input: float32 images (batch, H, W, 3), any intensity scale; a light-conditioned model (`PatchNet(light="sh9")`)
+takes a dict {"images": ..., "light": (batch, 9) float32 codes} instead. Outputs: "depth" (batch, H, W, 1) and
+"normals" (batch, H, W, 3), as `PatchNet` (mask input not exported: the whole image counts as foreground).
 
 Both formats go through Keras' `model.export`. SavedModel needs the TensorFlow backend; ONNX the TensorFlow
 backend (with `tf2onnx`: `pip install "keras-patchnet[export]"`; outputs named "depth" and "normals") or the
@@ -21,6 +22,7 @@ def export(model, path, format="tf_saved_model", image_size=(224, 224), verbose=
     """Writes `model` (a `PatchNet`) to `path` in `format` for images of `image_size` (H, W), dynamic batch.
     Returns `path`."""
     from keras_patchnet.models import PatchNet
+    from keras_patchnet.ops.light import CHANNELS as LIGHT_CHANNELS
 
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {FORMATS}. Received: format={format!r}")
@@ -38,6 +40,9 @@ def export(model, path, format="tf_saved_model", image_size=(224, 224), verbose=
         clone = PatchNet.from_config({**model.get_config(), "depth_solver": "cg"})
         clone.set_weights(model.get_weights())
         model = clone
-    spec = [keras.InputSpec(shape=(None, *image_size, 3), dtype="float32")]
+    spec = keras.InputSpec(shape=(None, *image_size, 3), dtype="float32")
+    if model.light:
+        spec = {"images": spec, "light": keras.InputSpec(shape=(None, LIGHT_CHANNELS), dtype="float32")}
+    spec = [spec]
     model.export(str(path), format=format, input_signature=spec, verbose=verbose)
     return path

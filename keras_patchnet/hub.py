@@ -266,6 +266,8 @@ def model_config(model):
     if model.intensity != "patch":
         config["intensity"] = model.intensity
     config["input_encoding"] = getattr(model, "input_encoding", "linear")  # recorded in every preset
+    if getattr(model, "light", None):
+        config["light"] = model.light
     if getattr(model, "working_width", None):
         config["working_width"] = model.working_width
         if getattr(model, "working_interpolation", "bilinear") != "bilinear":

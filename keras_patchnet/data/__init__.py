@@ -16,8 +16,8 @@ from keras_patchnet.data.texless import (
     read_image,
     read_mask,
     to_uint8,
-    write_synthetic,
 )
+from keras_patchnet.data.writing import write_synthetic
 
 
 def load_sample(with_truth=False):

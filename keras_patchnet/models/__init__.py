@@ -14,12 +14,13 @@ from keras_patchnet.models.blocks import IntensityNormalization
 from keras_patchnet.models.inception import inception_network
 from keras_patchnet.models.patchnet import PatchNet
 from keras_patchnet.models.unet import unet_network
+from keras_patchnet.ops.light import CHANNELS as LIGHT_CHANNELS
 
 # The one registry: `keras_patchnet.models.<name>.<name>_network` for every name in constants.ARCHITECTURES.
 NETWORKS = {
     name: getattr(importlib.import_module(f"keras_patchnet.models.{name}"), f"{name}_network") for name in ARCHITECTURES
 }
-_GRID_ARGS = ("patch_size", "width", "intensity", "name")
+_GRID_ARGS = ("patch_size", "width", "intensity", "name", "light_channels")
 
 
 def list_models():
@@ -67,7 +68,10 @@ def create_model(
         config, weights, label = hub.resolve_weights(name, pretrained, architecture, cache_dir, endpoint)
         return hub.load_weights(build_from_config(config, **kwargs), weights, label)
     own = network_arguments(name, network_kwargs)
-    network = NETWORKS[name](patch_size=patch_size, width=width, intensity=intensity, **own)
+    light_channels = LIGHT_CHANNELS if kwargs.get("light") else 0
+    network = NETWORKS[name](
+        patch_size=patch_size, width=width, intensity=intensity, light_channels=light_channels, **own
+    )
     architecture = {"arch": name, "width": width, "network_kwargs": own}
     return PatchNet(
         network,

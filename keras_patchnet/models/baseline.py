@@ -14,8 +14,8 @@ def check_patch_network_args(patch_size, width):
         raise ValueError(f"`width` must be a positive int. Received: width={width!r}")
 
 
-def baseline_network(patch_size=128, width=8, intensity="patch", name="baseline"):
-    """Patches (N, P, P, 3) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
+def baseline_network(patch_size=128, width=8, intensity="patch", name="baseline", light_channels=0):
+    """Patches (N, P, P, 3 + light_channels) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
 
     A SegNet-like encoder (13 convs, blocks (2, 2, 3, 3, 3)) and two independent decoders with nearest-neighbour
     upsampling and a linear 1x1 head. Unlike the report's code, BatchNorm really trains: the seed called the
@@ -23,7 +23,7 @@ def baseline_network(patch_size=128, width=8, intensity="patch", name="baseline"
     `fit` trains them (seed-spec §1.5). Inputs are normalised per patch (`IntensityNormalization`).
     """
     check_patch_network_args(patch_size, width)
-    inputs = keras.Input((patch_size, patch_size, 3), name="patches")
+    inputs = blocks.patch_input(patch_size, light_channels)
     x = blocks.input_normalization(inputs, intensity)
     code, _ = blocks.encoder(x, width)
     depth = blocks.decoder(code, width, 1, "depth_decoder")

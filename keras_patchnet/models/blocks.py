@@ -54,29 +54,52 @@ class IntensityNormalization(keras.layers.Layer):
     `epsilon`), so pixel scale ([0, 1] or [0, 255], uint8 or float) and light power do not matter exactly.
     scope="fixed": divides by 255, for patches cut from images already scaled to a maximum of 255 per image
     (`PatchNet(intensity="image")`), so that brightness differences between patches of one image survive.
-    uint8 input is cast to the compute dtype first.
+    uint8 input is cast to the compute dtype first. `image_channels`: None (default) scales every channel; an int
+    scales only the first `image_channels` (the image) and passes the rest (e.g. a light code's channels) unchanged.
 
     Input shape / Output shape: (B, P, P, C).
     """
 
-    def __init__(self, epsilon=1e-6, scope="patch", **kwargs):
+    def __init__(self, epsilon=1e-6, scope="patch", image_channels=None, **kwargs):
         super().__init__(**kwargs)
         if scope not in ("patch", "fixed"):
             raise ValueError(f"`scope` must be 'patch' or 'fixed'. Received: scope={scope!r}")
-        self.epsilon, self.scope = float(epsilon), scope
+        if image_channels is not None and (
+            isinstance(image_channels, bool) or not isinstance(image_channels, int) or image_channels < 1
+        ):
+            raise ValueError(
+                f"`image_channels` must be a positive int or None. Received: image_channels={image_channels!r}"
+            )
+        self.epsilon, self.scope, self.image_channels = float(epsilon), scope, image_channels
 
     def call(self, inputs):
         x = keras.ops.cast(inputs, self.compute_dtype)
+        rest = None
+        if self.image_channels is not None and x.shape[-1] != self.image_channels:
+            x, rest = x[..., : self.image_channels], x[..., self.image_channels :]
         if self.scope == "fixed":
-            return x / 255.0
-        peak = keras.ops.max(x, axis=(1, 2, 3), keepdims=True)
-        return x / keras.ops.maximum(peak, self.epsilon)
+            x = x / 255.0
+        else:
+            peak = keras.ops.max(x, axis=(1, 2, 3), keepdims=True)
+            x = x / keras.ops.maximum(peak, self.epsilon)
+        return x if rest is None else keras.ops.concatenate([x, rest], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon, "scope": self.scope}
+        config = {**super().get_config(), "epsilon": self.epsilon, "scope": self.scope}
+        if self.image_channels is not None:
+            config["image_channels"] = self.image_channels
+        return config
+
+
+def patch_input(patch_size, light_channels=0):
+    """The patch networks' input: RGB patches, followed by `light_channels` constant channels of a light code
+    (a light-conditioned `PatchNet`, see `PatchNet(light=...)`)."""
+    if isinstance(light_channels, bool) or not isinstance(light_channels, int) or light_channels < 0:
+        raise ValueError(f"`light_channels` must be an int >= 0. Received: light_channels={light_channels!r}")
+    return keras.Input((patch_size, patch_size, 3 + light_channels), name="patches")
 
 
 def input_normalization(inputs, intensity):
@@ -86,7 +109,8 @@ def input_normalization(inputs, intensity):
     if intensity not in INTENSITIES:
         raise ValueError(f"`intensity` must be one of {INTENSITIES}. Received: intensity={intensity!r}")
     scope = "patch" if intensity == "patch" else "fixed"
-    return IntensityNormalization(scope=scope, name="intensity_normalization")(inputs)
+    image_channels = 3 if inputs.shape[-1] != 3 else None  # light channels pass unscaled
+    return IntensityNormalization(scope=scope, image_channels=image_channels, name="intensity_normalization")(inputs)
 
 
 def outputs(depth, normals):

@@ -88,7 +88,9 @@ def _inception_encoder(x, width, activation):
     return conv(x, 8 * width, 3, padding="valid")
 
 
-def inception_network(patch_size=128, width=8, encoder_activation="relu", intensity="patch", name="inception"):
+def inception_network(
+    patch_size=128, width=8, encoder_activation="relu", intensity="patch", name="inception", light_channels=0
+):
     """Patches (N, 128, 128, 3) -> {"depth": (N, 128, 128, 1), "normals": (N, 128, 128, 3)}.
 
     The encoder's valid convolutions fix its output at 4 x 4 for 128-pixel patches only, so `patch_size` must be 128.
@@ -100,7 +102,7 @@ def inception_network(patch_size=128, width=8, encoder_activation="relu", intens
         raise ValueError(
             f"`encoder_activation` must be 'relu' or None. Received: encoder_activation={encoder_activation!r}"
         )
-    inputs = keras.Input((patch_size, patch_size, 3), name="patches")
+    inputs = blocks.patch_input(patch_size, light_channels)
     x = blocks.input_normalization(inputs, intensity)
     code = _inception_encoder(x, width, encoder_activation)
     depth = blocks.decoder(code, width, 1, "depth_decoder")

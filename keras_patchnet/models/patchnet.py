@@ -7,6 +7,8 @@ from keras_patchnet.models import blocks
 from keras_patchnet.models._host import as_host_batch, check_host_images
 from keras_patchnet.models._torch_layout import fast_channels_last
 from keras_patchnet.ops.encoding import ENCODINGS, read_images
+from keras_patchnet.ops.light import CHANNELS as LIGHT_CHANNELS
+from keras_patchnet.ops.light import check_light, light_channels
 from keras_patchnet.ops.patches import check_image_shape
 from keras_patchnet.ops.resize import INTERPOLATIONS, resize
 
@@ -14,6 +16,7 @@ from keras_patchnet.ops.resize import INTERPOLATIONS, resize
 # need more (a strip a few pixels wide) runs at its own size.
 MAX_WORKING_UPSCALE = 4
 TORCH_CHUNK_PIXELS = 16 * 128 * 128  # patch pixels per call of the patch network on PyTorch (see inference_chunk)
+LIGHTS = (None, "sh9")  # what a PatchNet is told of the light: nothing, or a code per image (keras_patchnet.lighting)
 
 
 def _normalization_scope(patch_model):
@@ -89,6 +92,11 @@ class PatchNet(keras.Model):
         input_encoding: how the caller's pixel values encode brightness: "linear" (default; what the presets
             trained on the package's linear renders read) or "srgb" (8-bit photos and path-traced PNGs: the sRGB
             tone curve is undone inside the model, before anything else).
+        light: None (default: the model is told nothing of the light) or "sh9": a light-conditioned model, whose
+            input is a dict {"images", "mask" (optional), "light": (B, 9)}, one light code per image
+            (`keras_patchnet.lighting`: order-2 spherical harmonics in the camera frame, any scale). The code
+            reaches the patch network as 9 constant channels after the image's 3 (`ops.light.light_channels`: the
+            code's shading of 9 reference normals, relative to its brightest), so `patch_model` takes 12 channels.
         architecture: what built `patch_model`, recorded in the config: {"arch": name, "width": ...,
             "network_kwargs": {...}} (set by `keras_patchnet.models`; None for a network of your own). Presets
             and `keras_patchnet.hub.model_config` read it; nothing reads layer names.
@@ -114,15 +122,19 @@ class PatchNet(keras.Model):
         working_width=None,
         working_interpolation="bilinear",
         input_encoding="linear",
+        light=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(patch_model, dict):
             patch_model = keras.saving.deserialize_keras_object(patch_model)
-        expected = (None, patch_size, patch_size, 3)
+        if light not in LIGHTS:
+            raise ValueError(f"`light` must be one of {LIGHTS}. Received: light={light!r}")
+        self.light = light
+        expected = (None, patch_size, patch_size, 3 + (LIGHT_CHANNELS if light else 0))
         if tuple(patch_model.input_shape) != expected:
             raise ValueError(
-                f"`patch_model` must take patches of shape {expected} for patch_size={patch_size}. "
+                f"`patch_model` must take patches of shape {expected} for patch_size={patch_size}, light={light!r}. "
                 f"Received: patch_model.input_shape={patch_model.input_shape}"
             )
         self.patch_model = patch_model
@@ -188,7 +200,7 @@ class PatchNet(keras.Model):
         images, foreground, size = self._inputs(inputs)
         if images is None:  # an empty batch: empty maps (the networks' kernels are not all defined on 0 samples)
             return {"depth": keras.ops.zeros((0, *size, 1)), "normals": keras.ops.zeros((0, *size, 3))}
-        images, foreground, work = self._prepare(images, foreground, size)
+        images, foreground, work = self._prepare(images, foreground, size, self._light_of(inputs))
         with fast_channels_last(self.patch_model, training):
             predictions = self._patch_predictions(self.extract(images), training)
         depth = self.stitch_depth(predictions["depth"], output_size=work, foreground=foreground)
@@ -212,11 +224,15 @@ class PatchNet(keras.Model):
                 f"`mask` must have shape (batch, {size[0]}, {size[1]}, 1) like the images. "
                 f"Received: mask.shape={tuple(foreground.shape)}"
             )
+        check_light(self.light, inputs.get("light") if isinstance(inputs, dict) else None, shape[0])
         return (None if shape[0] == 0 else images), foreground, size
 
-    def _prepare(self, images, foreground, size):
-        """Pixel values read by the input contract, non-finite pixels out, intensity mode, the working scale:
-        (images, foreground, working size) as the patch network sees them."""
+    def _light_of(self, inputs):
+        return inputs["light"] if self.light else None
+
+    def _prepare(self, images, foreground, size, light=None):
+        """Pixel values read by the input contract, non-finite pixels out, intensity mode, the working scale, the
+        light's channels appended: (images, foreground, working size) as the patch network sees them."""
         images = read_images(images, self.input_encoding)
         finite = keras.ops.all(keras.ops.isfinite(images), axis=-1, keepdims=True)
         images = keras.ops.where(finite, images, 0.0)  # a NaN or inf pixel is black background, never spread
@@ -230,6 +246,9 @@ class PatchNet(keras.Model):
             images = resize(images, work, self.working_interpolation)
             if foreground is not None:
                 foreground = keras.ops.cast(resize(foreground, work, self.working_interpolation) > 0.5, "float32")
+        if light is not None:
+            channels = keras.ops.cast(light_channels(light)[:, None, None, :], images.dtype)
+            images = keras.ops.concatenate([images, keras.ops.ones_like(images[..., :1]) * channels], axis=-1)
         return images, foreground, work
 
     def _finish(self, depth, normals, foreground, size):
@@ -300,6 +319,9 @@ class PatchNet(keras.Model):
     def _before_predict(self, x):
         """Host-side checks and the per-size predict function; the result itself for an empty batch, else None."""
         check_host_images(x, self.intensity, stacklevel=5)
+        self._inputs(x)  # the input contract's one-line errors, before Keras traces the call
+        if self.light:
+            check_light(self.light, x["light"], _batch_of(x), host=True)
         self._new_size_new_function(x)
         if _batch_of(x) == 0:  # Keras' predict loops cannot run on no samples
             return keras.tree.map_structure(keras.ops.convert_to_numpy, self(x))
@@ -318,7 +340,7 @@ class PatchNet(keras.Model):
         from keras_patchnet.models.streaming import predict_large
 
         images, foreground, _ = self._inputs(x)
-        return predict_large(self, images, foreground)
+        return predict_large(self, images, foreground, self._light_of(x))
 
     def fit(self, x=None, y=None, *args, **kwargs):
         # On TensorFlow, build the optimizer's, loss's and metrics' variables from one batch first, so the train step
@@ -368,6 +390,7 @@ class PatchNet(keras.Model):
             "working_width": self.working_width,
             "working_interpolation": self.working_interpolation,
             "input_encoding": self.input_encoding,
+            "light": self.light,
         }
 
     @classmethod

@@ -57,19 +57,20 @@ def _normalize(x, epsilon=1e-6):
 
 
 def stream_maps(model, image, foreground):
-    """(depth (1, h, w, 1), normals (1, h, w, 3)) stitched, not refined, for one prepared image (1, h, w, 3) on
-    the working scale and its foreground (1, h, w, 1) or None; host NumPy float32 in and out."""
+    """(depth (1, h, w, 1), normals (1, h, w, 3)) stitched, not refined, for one prepared image (1, h, w, 3; 12
+    with a light's channels) on the working scale and its foreground (1, h, w, 1) or None; host NumPy float32."""
     h, w = image.shape[1:3]
     grid = model.extract.grid(h, w)
     P, chunk = grid.patch_size, model.patch_batch_size
-    padded = np.zeros((grid.padded_height, grid.padded_width, 3), "float32")
+    channels = image.shape[-1]  # 3, or 3 + the light's channels of a light-conditioned model
+    padded = np.zeros((grid.padded_height, grid.padded_width, channels), "float32")
     padded[:h, :w] = image[0]
     origins = _origins(grid)
     depth_patches = np.empty((len(origins), P, P), "float32")
     normal_sum = np.zeros((grid.padded_height, grid.padded_width, 3), "float32")
     for start in range(0, len(origins), chunk):
         part = origins[start : start + chunk]
-        cut = np.zeros((chunk, P, P, 3), "float32")  # always `chunk` patches: one compiled function
+        cut = np.zeros((chunk, P, P, channels), "float32")  # always `chunk` patches: one compiled function
         for k, (y, x) in enumerate(part):
             cut[k] = padded[y : y + P, x : x + P]
         with fast_inference(model.patch_model):
@@ -126,14 +127,15 @@ def stream_maps(model, image, foreground):
     return summed[None, :h, :w, None], normals
 
 
-def predict_large(model, images, foreground=None):
+def predict_large(model, images, foreground=None, light=None):
     """`PatchNet`'s maps for host images (B, H, W, 3) one image at a time through `stream_maps`: the same input
     contract, refinement and output size as `model(images)`. Returns NumPy {"depth", "normals"}."""
     depth, normals = [], []
     for i in range(images.shape[0]):
         mask = None if foreground is None else foreground[i : i + 1]
         size = tuple(images.shape[1:3])
-        image, mask, _ = model._prepare(keras.ops.convert_to_tensor(images[i : i + 1]), mask, size)
+        code = None if light is None else keras.ops.convert_to_tensor(np.asarray(light, "float32")[i : i + 1])
+        image, mask, _ = model._prepare(keras.ops.convert_to_tensor(images[i : i + 1]), mask, size, code)
         image_np = np.asarray(keras.ops.convert_to_numpy(image))
         mask = None if mask is None else np.asarray(keras.ops.convert_to_numpy(mask))
         del image

@@ -7,8 +7,8 @@ from keras_patchnet.models import blocks
 from keras_patchnet.models.baseline import check_patch_network_args
 
 
-def unet_network(patch_size=128, width=8, intensity="patch", name="unet"):
-    """Patches (N, P, P, 3) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
+def unet_network(patch_size=128, width=8, intensity="patch", name="unet", light_channels=0):
+    """Patches (N, P, P, 3 + light_channels) -> {"depth": (N, P, P, 1), "normals": (N, P, P, 3)}.
 
     The baseline encoder, a dense bottleneck shared by both decoders, and two decoders of stride-1 transposed
     convolutions with skip connections at every scale. The report reshaped the Dense output to a hard-coded
@@ -17,7 +17,7 @@ def unet_network(patch_size=128, width=8, intensity="patch", name="unet"):
     P^4: 16.8 M parameters at P = 256). BatchNorm trains under `fit`.
     """
     check_patch_network_args(patch_size, width)
-    inputs = keras.Input((patch_size, patch_size, 3), name="patches")
+    inputs = blocks.patch_input(patch_size, light_channels)
     x = blocks.input_normalization(inputs, intensity)
     code, skips = blocks.encoder(x, width)
     side, channels = patch_size // 32, 8 * width

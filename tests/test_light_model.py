@@ -1,0 +1,127 @@
+"""A light-conditioned `PatchNet(light="sh9")`: the light code's channels (`ops.light`) against NumPy, their
+gradient and scale invariance; the model's dict input, its one-line errors, streaming, saving, presets and export."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_patchnet import hub, models
+from keras_patchnet.lighting import code_from_lights, hemisphere, shade
+from keras_patchnet.models.blocks import IntensityNormalization
+from keras_patchnet.ops.light import check_light, light_channels, reference_normals
+from tests.helpers import check_gradient, layer_roundtrip, to_numpy
+
+LEFT = code_from_lights([("directional", [-0.6, 0.1, -1.0], 0.9)], 0.1)
+RIGHT = code_from_lights([("directional", [0.6, -0.1, -1.0], 0.9)], 0.1)
+
+
+def test_light_channels_against_numpy_and_independent_of_scale():
+    codes = np.stack([LEFT, RIGHT, code_from_lights([("point", [0.3, -0.5, 0.2], 1.2)], 0.2)])
+    want = np.stack([shade(reference_normals(), c) / shade(hemisphere(2000), c).max() for c in codes])
+    got = to_numpy(light_channels(codes.astype("float32")))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(light_channels((3.7 * codes).astype("float32"))), got, rtol=1e-5, atol=1e-6)
+    assert got.max() <= 1.0 + 1e-6 and np.abs(got[0] - got[1]).max() > 0.2  # mirrored lights differ
+    np.testing.assert_allclose(np.linalg.norm(reference_normals(), axis=-1), 1.0)
+
+
+def test_light_channels_gradient():
+    code = np.stack([LEFT, RIGHT])
+    assert check_gradient(lambda c: keras.ops.sum(light_channels(c) ** 2), code) < 1e-5
+
+
+def test_intensity_normalization_leaves_the_light_channels_alone(tmp_path):
+    x = np.random.default_rng(0).uniform(0, 200, (2, 8, 8, 12)).astype("float32")
+    layer = IntensityNormalization(image_channels=3)
+    out = layer_roundtrip(layer, x, tmp_path=tmp_path)
+    np.testing.assert_allclose(out[..., 3:], x[..., 3:])
+    np.testing.assert_allclose(out[..., :3], x[..., :3] / x[..., :3].max(axis=(1, 2, 3), keepdims=True), rtol=1e-6)
+    with pytest.raises(ValueError, match="image_channels"):
+        IntensityNormalization(image_channels=0)
+
+
+@pytest.fixture(scope="module")
+def lit():
+    model = models.unet(patch_size=32, width=2, light="sh9", intensity="image")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 48, 40, 3)).astype("uint8")
+    light = np.stack([LEFT, RIGHT]).astype("float32")
+    return model, images, light
+
+
+def test_the_light_reaches_the_patch_network(lit):
+    model, images, light = lit
+    assert model.patch_model.input_shape == (None, 32, 32, 12)
+    a = model.predict_on_batch({"images": images, "light": light})
+    b = model.predict_on_batch({"images": images, "light": light[::-1]})
+    c = model.predict_on_batch({"images": images, "light": 2.5 * light})
+    assert a["depth"].shape == (2, 48, 40, 1) and a["normals"].shape == (2, 48, 40, 3)
+    assert np.abs(a["normals"] - b["normals"]).max() > 1e-3
+    np.testing.assert_allclose(c["normals"], a["normals"], atol=2e-3)  # a code's scale means nothing (float32)
+
+
+def test_streaming_gives_the_same_maps(lit):
+    model, images, light = lit
+    whole = model.predict_on_batch({"images": images, "light": light})
+    model.patch_batch_size = 2  # fewer than the patches of one image: the bounded-memory path
+    try:
+        assert model._streams({"images": images, "light": light})
+        streamed = model.predict_on_batch({"images": images, "light": light})
+    finally:
+        model.patch_batch_size = 256
+    for key in whole:
+        np.testing.assert_allclose(streamed[key], whole[key], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ({}, "light-conditioned"),
+        ({"light": np.zeros((1, 9), "float32")}, r"shape \(batch, 9\)"),
+        ({"light": np.zeros((2, 4), "float32")}, r"shape \(batch, 9\)"),
+        ({"light": np.full((2, 9), np.nan, "float32")}, "non-finite"),
+    ],
+)
+def test_bad_light_gets_one_line(lit, entries, message):
+    model, images, _ = lit
+    with pytest.raises(ValueError, match=message) as error:
+        model.predict_on_batch({"images": images, **entries})
+    assert "\n" not in str(error.value)
+
+
+def test_a_model_without_light_refuses_one():
+    with pytest.raises(ValueError, match="takes no light"):
+        check_light(None, np.zeros((1, 9)), 1)
+    with pytest.raises(ValueError, match="`light` must be one of"):
+        models.unet(patch_size=32, width=2, light="rgb")
+
+
+def test_save_load_and_preset_keep_the_light(lit, tmp_path):
+    model, images, light = lit
+    x = {"images": images, "light": light}
+    want = model.predict_on_batch(x)
+    model.save(str(tmp_path / "lit.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "lit.keras"))
+    assert loaded.light == "sh9"
+    np.testing.assert_allclose(loaded.predict_on_batch(x)["normals"], want["normals"], atol=1e-6)
+    assert hub.model_config(model)["light"] == "sh9" and "light" not in hub.model_config(models.unet(patch_size=32))
+    hub.save_preset(model, str(tmp_path / "preset"), name="unet.test-lit")
+    preset = models.unet(pretrained=str(tmp_path / "preset"))
+    assert preset.light == "sh9" and preset.intensity == "image"
+    np.testing.assert_allclose(preset.predict_on_batch(x)["depth"], want["depth"], atol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="SavedModel export needs the TensorFlow backend")
+def test_saved_model_takes_the_light_as_a_second_input(lit, tmp_path):
+    import tensorflow as tf
+
+    from keras_patchnet.export import export
+
+    model, images, light = lit
+    x = images.astype("float32")
+    export(model, str(tmp_path / "saved"), image_size=(48, 40))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: its variables live as long as it does
+    out = loaded.serve({"images": x, "light": light})
+    want = model.predict_on_batch({"images": x, "light": light})
+    for key in want:
+        np.testing.assert_allclose(np.asarray(out[key]), want[key], atol=1e-4)
