@@ -124,6 +124,24 @@ def code_from_lights(lights, ambient, centre=None, rim=0.9):
     return _normalised(coefficients)
 
 
+def code_from_render(sample):
+    """The code of a render's own light (`keras_patchnet.data.render`: its `params["lights"]` and
+    `params["ambient"]`), point lamps seen from the sheet's centre (the mean of its points, from depth)."""
+    params, depth, mask = sample.params, np.asarray(sample.depth, "float64"), np.asarray(sample.mask, bool)
+    centre = None
+    if mask.any():
+        K = np.asarray(sample.intrinsics, "float64")
+        v, u = np.nonzero(mask)
+        z = depth[v, u]
+        centre = np.array([((u - K[0, 2]) * z / K[0, 0]).mean(), ((v - K[1, 2]) * z / K[1, 1]).mean(), z.mean()])
+    return code_from_lights(params["lights"], params["ambient"], centre)
+
+
+def mirror_code(code):
+    """The code of the same light seen in the image mirrored left-right (x -> -x): the terms odd in x change sign."""
+    return np.asarray(code, "float64") * np.array([1, 1, 1, -1, -1, 1, 1, -1, 1])
+
+
 def calibrated_code():
     """The code of the calibrated light the shipped presets were trained under (`lighting="fixed"`)."""
     from keras_patchnet.data.lights import FIXED_AMBIENT, FIXED_LIGHT, FIXED_POWER

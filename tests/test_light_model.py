@@ -125,3 +125,42 @@ def test_saved_model_takes_the_light_as_a_second_input(lit, tmp_path):
     want = model.predict_on_batch({"images": x, "light": light})
     for key in want:
         np.testing.assert_allclose(np.asarray(out[key]), want[key], atol=1e-4)
+
+
+def test_a_render_knows_its_light_and_a_flip_mirrors_it():
+    from keras_patchnet.data import render
+    from keras_patchnet.data.augment import flip_horizontal
+    from keras_patchnet.lighting import code_from_render, shade
+
+    for seed, lighting in ((4, "fixed"), (5, "rig"), (6, "random"), (7, "random")):
+        s = render(seed, 112, 112, lighting=lighting)
+        code = code_from_render(s)
+        brightness = s.image.astype("float64").mean(-1)[s.mask]
+        shading = shade(s.normals[s.mask], code)
+        assert np.corrcoef(brightness, shading)[0, 1] > 0.9, lighting  # noise, tints, falloff: not in the code
+        flipped = flip_horizontal({"image": s.image, "normals": s.normals, "mask": s.mask, "light": code})
+        np.testing.assert_allclose(shade(flipped["normals"], flipped["light"]), shade(s.normals, code)[:, ::-1])
+
+
+@pytest.mark.parametrize("mode", ["patches", "images"])
+def test_the_dataset_feeds_the_light_as_the_model_reads_it(mode):
+    from keras_patchnet.data import PatchNetDataset, SyntheticSource
+    from keras_patchnet.ops.light import light_channels
+
+    source = SyntheticSource(2, 64, 64, lighting="rig", light=True)
+    model = models.unet(patch_size=32, width=2, light="sh9", intensity="image")
+    data = PatchNetDataset(source, batch_size=2, mode=mode, shuffle=False, **model.data_settings)
+    x, y = data[0]
+    codes = np.stack([source.load(i)["light"] for i in range(2)]).astype("float32")
+    if mode == "images":
+        np.testing.assert_allclose(x["light"], codes)
+        assert model.predict_on_batch(x)["depth"].shape == y["depth"].shape
+        return
+    assert x.shape[-1] == 12 and x.shape[0] == y["depth"].shape[0]
+    per_image = x.shape[0] // 2
+    np.testing.assert_allclose(x[0, 5, 7, 3:], to_numpy(light_channels(codes))[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x[per_image, 0, 0, 3:], to_numpy(light_channels(codes))[1], rtol=1e-5, atol=1e-6)
+    model.patch_model.compile(optimizer="adam", loss={"depth": "mse", "normals": "mse"})
+    assert np.isfinite(model.patch_model.train_on_batch(x, y)).all()
+    with pytest.raises(ValueError, match="no light code"):
+        PatchNetDataset(SyntheticSource(1, 64, 64), mode=mode, **model.data_settings)[0]

@@ -5,8 +5,13 @@ import numpy as np
 
 def flip_horizontal(sample):
     """Mirrors a sample left-right. The scene is mirrored about the camera's y-z plane, so the x component of the
-    normals changes sign; depth is unchanged. Exact when the principal point is at the image centre."""
+    normals changes sign; depth is unchanged; a light code (`"light"`) is mirrored with the scene. Exact when the
+    principal point is at the image centre."""
     out = dict(sample)
+    if sample.get("light") is not None:
+        from keras_patchnet.lighting import mirror_code
+
+        out["light"] = mirror_code(sample["light"])
     for key in ("image", "depth", "mask", "valid"):
         if key in sample:
             out[key] = sample[key][:, ::-1].copy()

@@ -6,6 +6,7 @@ import numpy as np
 from keras_patchnet.constants import INTENSITIES, LIGHTINGS
 from keras_patchnet.data.augment import augment as augment_sample
 from keras_patchnet.data.synthetic import render
+from keras_patchnet.lighting import code_from_render
 from keras_patchnet.ops.grid import patch_grid
 from keras_patchnet.ops.resize import resize_matrix
 
@@ -30,6 +31,8 @@ class SyntheticSource:
             rendered at (height, width), the others at that size times a factor drawn log-uniformly from
             [low, high] and shrunk back with the model's own antialiased resize (`ops.resize.resize_matrix`), so
             the image is float32; depth, normals and mask are the same scene rendered at (height, width).
+        light: also give each sample its light's code (`"light"`, `lighting.code_from_render`), for a
+            light-conditioned model (`PatchNet(light="sh9")`).
     """
 
     def __init__(
@@ -43,7 +46,9 @@ class SyntheticSource:
         lighting="rig",
         world="standard",
         scales=None,
+        light=False,
     ):
+        self.light = bool(light)
         self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
         self.lighting, self.lightings, self.world = lighting, parse_lightings(lighting), world
         self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
@@ -65,6 +70,8 @@ class SyntheticSource:
         lighting = self.lightings[int(index) % len(self.lightings)]
         s = render(np.random.default_rng(key), self.height, self.width, self.kind, lighting, self.world)
         sample = {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
+        if self.light:
+            sample["light"] = code_from_render(s)
         if self.scales is not None:
             factor = _draw_scale(np.random.default_rng(key + [1]), *self.scales)
             if factor != 1.0:
@@ -75,6 +82,15 @@ class SyntheticSource:
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+def light_channels_np(code):
+    """NumPy twin of `ops.light.light_channels` for one code (9,) -> (9,) float32."""
+    from keras_patchnet.ops import light
+
+    code = np.asarray(code, "float64")
+    peak = max(float((code @ light._HEMISPHERE.astype("float64")).max()), 1e-6)
+    return (code @ light._REFERENCE.astype("float64") / peak).astype("float32")
 
 
 def parse_lightings(lighting):
@@ -142,6 +158,9 @@ class PatchNetDataset(keras.utils.PyDataset):
         flip: with `augment`, whether to flip (default True; turn it off for a fixed, calibrated light, which a
             mirror image would move to the other side).
         shuffle: reshuffle sample order every epoch (seeded by `seed` and the epoch).
+        light: None (default) or "sh9", for a light-conditioned model (use the model's setting): every sample must
+            carry its light code ("light", e.g. `SyntheticSource(light=True)`); "images" mode gives x = {"images",
+            "light"}, "patches" mode appends the code's 9 constant channels to every patch, as `PatchNet` does.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of PyDataset.
     """
 
@@ -161,9 +180,13 @@ class PatchNetDataset(keras.utils.PyDataset):
         shuffle=True,
         drop_empty_patches=False,
         seed=0,
+        light=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if light not in (None, "sh9"):
+            raise ValueError(f"`light` must be None or 'sh9'. Received: light={light!r}")
+        self.light = light
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -205,25 +228,37 @@ class PatchNetDataset(keras.utils.PyDataset):
         depth = relative_depth(sample["depth"], known) if self.relative_depth else np.where(known, sample["depth"], 0)
         normals = np.where(known[..., None], sample["normals"], 0).astype("float32")
         image = sample["image"].astype("float32")
+        light = None
+        if self.light:
+            if sample.get("light") is None:
+                raise ValueError(f"sample {int(index)} has no light code ('light'), which light={self.light!r} needs")
+            light = np.asarray(sample["light"], "float32")
         if self.input_encoding == "srgb":
             if self.mode == "images":  # PatchNet decodes, then scales: nothing to do here
-                return image, depth[..., None], normals
+                return image, depth[..., None], normals, light
             c = image / 255.0
             image = 255.0 * np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype("float32")
         if self.intensity == "image":
             image *= 255.0 / max(float(image.max()), 1e-6)
-        return image, depth[..., None], normals
+        if self.mode == "images":
+            return image, depth[..., None], normals, light
+        if self.light:  # the code's constant channels after the image's, as PatchNet appends them
+            channels = np.broadcast_to(light_channels_np(light), (*image.shape[:2], 9))
+            image = np.concatenate([image, channels], axis=-1)
+        return image, depth[..., None], normals, None
 
     def __getitem__(self, index):
         if index >= len(self):
             raise IndexError(f"Batch {index} out of range for {len(self)} batches")
         ids = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        images, depth, normals = zip(*(self._sample(i) for i in ids))
+        images, depth, normals, lights = zip(*(self._sample(i) for i in ids))
         shapes = {im.shape for im in images}
         if self.mode == "images":
             if len(shapes) > 1:
                 raise ValueError(f"Images of one batch must share a size in mode='images'. Received sizes {shapes}")
-            return np.stack(images), {"depth": np.stack(depth), "normals": np.stack(normals)}
+            x = np.stack(images)
+            x = {"images": x, "light": np.stack(lights)} if self.light else x
+            return x, {"depth": np.stack(depth), "normals": np.stack(normals)}
         xs, ds, ns = [], [], []
         for im, d, n in zip(images, depth, normals):
             grid = patch_grid(im.shape[0], im.shape[1], self.patch_size, self.min_overlap, self.rule)

@@ -277,8 +277,9 @@ class PatchNet(keras.Model):
     @property
     def data_settings(self):
         """What a dataset must share with this model to feed it patches: {"patch_size", "min_overlap", "rule",
-        "intensity", "input_encoding"} (pass as `PatchNetDataset(source, mode="patches", **model.data_settings)`)."""
+        "intensity", "input_encoding", "light"} (`PatchNetDataset(source, mode="patches", **model.data_settings)`)."""
         return {
+            "light": self.light,
             "patch_size": self.patch_size,
             "min_overlap": self.min_overlap,
             "rule": self.rule,
