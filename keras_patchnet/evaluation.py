@@ -16,10 +16,12 @@ def flat_plane(depth_true, normals_true):
     return np.zeros(depth_true.shape, "float32"), normals
 
 
-def predict_maps(model, images, batch_size=8):
+def predict_maps(model, images, batch_size=8, light=None):
+    """(depth, normals) of `model` over `images` in batches; `light`: (B, 9) codes for a light-conditioned model."""
     depth, normals = [], []
     for i in range(0, len(images), batch_size):
-        out = model.predict_on_batch(images[i : i + batch_size])
+        x = images[i : i + batch_size]
+        out = model.predict_on_batch(x if light is None else {"images": x, "light": light[i : i + batch_size]})
         depth.append(np.asarray(out["depth"]))
         normals.append(np.asarray(out["normals"]))
     return np.concatenate(depth), np.concatenate(normals)
@@ -30,9 +32,11 @@ def summarise(result):
 
 
 def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_size=8, lighting="rig", world="standard"):
-    """Metrics of `model` and of the flat plane on `num_images` held-out renders (seeds seed..seed+num_images-1)."""
-    data = render_batch(range(seed, seed + num_images), size, size, lighting=lighting, world=world)
-    depth, normals = predict_maps(model, data["images"].astype("float32"), batch_size)
+    """Metrics of `model` and of the flat plane on `num_images` held-out renders (seeds seed..seed+num_images-1); a
+    light-conditioned model is given each render's true light code."""
+    lit = bool(getattr(model, "light", None))
+    data = render_batch(range(seed, seed + num_images), size, size, lighting=lighting, world=world, light=lit)
+    depth, normals = predict_maps(model, data["images"].astype("float32"), batch_size, data.get("light"))
     flat_depth, flat_normals = flat_plane(data["depth"], data["normals"])
     return {
         "num_images": num_images,

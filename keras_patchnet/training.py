@@ -54,6 +54,7 @@ DEFAULTS = dict(
     curve_sizes=None,
     dtype_policy="float32",
     input_encoding="auto",
+    light=None,
     verbose="auto",
 )
 
@@ -154,8 +155,18 @@ def _sources(cfg):
             lighting=light,
             world=world,
             scales=_numbers(cfg["scales"], float, "scales"),
+            light=bool(cfg["light"]),
         )
-        val = SyntheticSource(cfg["val_images"], size, size, seed=VAL_SEED, resample=False, lighting=light, world=world)
+        val = SyntheticSource(
+            cfg["val_images"],
+            size,
+            size,
+            seed=VAL_SEED,
+            resample=False,
+            lighting=light,
+            world=world,
+            light=bool(cfg["light"]),
+        )
         return train, val, None
     train, test = TexlessDataset(cfg["data"]).split(by="sequence", seed=cfg["seed"])
     return train, test, test
@@ -174,7 +185,9 @@ def train(**kwargs):
     Keyword arguments and defaults: see `DEFAULTS` (`data`: "synthetic" or a dataset folder; `time_budget` in
     minutes; `pretrained`: start from pretrained weights, for fine-tuning; `dtype_policy`: "float32" or
     "mixed_bfloat16", set for the run and restored after it; the weights are saved in float32 either way, and the
-    learning curve and the held-out evaluation at the end run under the run's policy).
+    learning curve and the held-out evaluation at the end run under the run's policy; `light`: "sh9" trains a
+    light-conditioned model (`PatchNet(light="sh9")`) on renders with their true light codes, without jitter; from
+    a `pretrained` preset that takes no light, it starts as that preset, see `models.with_light_input`).
     """
     import keras
 
@@ -226,14 +239,22 @@ def _train(cfg):
         min_overlap=cfg["min_overlap"],
         intensity=cfg["intensity"],
         input_encoding=_encoding(cfg),
+        **({"light": cfg["light"]} if cfg["light"] and not cfg["pretrained"] else {}),
     )
+    if cfg["light"] and not model.light:  # a preset of no light: its weights, the light's channels at zero
+        model = models.with_light_input(model)
     train_source, val_source, test_split = _sources(cfg)
     patches = dict(mode="patches", **model.data_settings)  # the model's grid and intensity, never a copy
     # no jitter and no flips where any image is under the calibrated light (a flip would move it; see render)
     lightings = _lightings(cfg) if cfg["data"] == "synthetic" else ()
     calibrated = "fixed" in lightings
+    # nor for a model told the light: jitter would break the relation of brightness to the code
     data = PatchNetDataset(
-        train_source, batch_size=cfg["batch_size"], augment=not calibrated, seed=cfg["seed"], **patches
+        train_source,
+        batch_size=cfg["batch_size"],
+        augment=not calibrated and not cfg["light"],
+        seed=cfg["seed"],
+        **patches,
     )
     val = PatchNetDataset(val_source, batch_size=16, shuffle=False, **patches)
     print("flat-plane validation loss:", flat_plane_loss(val), flush=True)
@@ -260,12 +281,12 @@ def _train(cfg):
         # one set per size and per lighting of a mixture (the first is unlabelled: depth_ratio, angle_ratio)
         for light in lightings:
             for size in _numbers(cfg["curve_sizes"], int, "curve_sizes") or (cfg["image_size"],):
-                curve = render_batch(range(VAL_SEED, VAL_SEED + n), size, size, lighting=light, world=cfg["world"])
-                images = curve["images"].astype("float32")
+                seeds = range(VAL_SEED, VAL_SEED + n)
+                curve = render_batch(seeds, size, size, lighting=light, world=cfg["world"], light=bool(cfg["light"]))
+                images, codes = curve["images"].astype("float32"), curve.get("light")
                 label = str(size) if len(lightings) == 1 else f"{light}_{size}" if cfg["curve_sizes"] else light
-                sets.append(
-                    (label, lambda images=images: predict_maps(model, images, 16), curve["depth"], curve["normals"])
-                )
+                predict = lambda images=images, codes=codes: predict_maps(model, images, 16, codes)  # noqa: E731
+                sets.append((label, predict, curve["depth"], curve["normals"]))
         callbacks.append(validation_curve(*sets[0][1:], curve_path, more=sets[1:]))
     if cfg["time_budget"]:
         callbacks.append(time_budget(cfg["time_budget"] * 60))

@@ -164,3 +164,16 @@ def test_the_dataset_feeds_the_light_as_the_model_reads_it(mode):
     assert np.isfinite(model.patch_model.train_on_batch(x, y)).all()
     with pytest.raises(ValueError, match="no light code"):
         PatchNetDataset(SyntheticSource(1, 64, 64), mode=mode, **model.data_settings)[0]
+
+
+def test_with_light_input_starts_as_the_model_it_copies():
+    base = models.unet(patch_size=32, width=2, intensity="image", working_width=40)
+    lit = models.with_light_input(base)
+    assert lit.light == "sh9" and lit.working_width == 40 and lit.patch_model.input_shape[-1] == 12
+    images = np.random.default_rng(1).integers(0, 256, (2, 48, 40, 3)).astype("uint8")
+    want = base.predict_on_batch(images)
+    got = lit.predict_on_batch({"images": images, "light": np.stack([LEFT, RIGHT]).astype("float32")})
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], atol=1e-5)
+    with pytest.raises(ValueError, match="takes a light already"):
+        models.with_light_input(lit)

@@ -90,6 +90,35 @@ def build_from_config(config, **kwargs):
     return create_model(config.pop("arch"), **config)
 
 
+def with_light_input(model):
+    """A light-conditioned copy (`light="sh9"`) of a `PatchNet` built by this module, which starts out as `model`:
+    the patch network's weights are copied and the first convolution's weights for the 9 light channels are zero,
+    so it gives `model`'s maps under any light until it is trained (a start for a light-conditioned preset)."""
+    import numpy as np
+
+    if not isinstance(model, PatchNet) or not model.architecture:
+        raise ValueError("`model` must be a PatchNet built by keras_patchnet.models (it records its architecture)")
+    if model.light:
+        raise ValueError(f"`model` takes a light already (light={model.light!r})")
+    arch = model.architecture
+    network = NETWORKS[arch["arch"]](
+        patch_size=model.patch_size,
+        width=arch["width"],
+        intensity=model.intensity,
+        light_channels=LIGHT_CHANNELS,
+        **arch.get("network_kwargs", {}),
+    )
+    old = {layer.name: layer for layer in model.patch_model.layers}
+    for layer in network.layers:
+        weights = []
+        for new, value in zip(layer.get_weights(), old[layer.name].get_weights()):
+            if new.shape != value.shape:  # the first convolution: (k, k, 3, f) -> (k, k, 3 + 9, f), zeros added
+                value = np.concatenate([value, np.zeros((*value.shape[:-2], LIGHT_CHANNELS, value.shape[-1]))], -2)
+            weights.append(value.astype(new.dtype))
+        layer.set_weights(weights)
+    return PatchNet(**{**model.get_config(), "patch_model": network, "light": "sh9"})
+
+
 def baseline(pretrained=False, patch_size=128, width=8, **kwargs):
     """The report's baseline PatchNet (768,204 trainable parameters at the defaults). See `PatchNet` for kwargs."""
     return create_model("baseline", pretrained, patch_size, width, **kwargs)
@@ -121,4 +150,5 @@ __all__ = [
     "build_from_config",
     "network_arguments",
     "list_models",
+    "with_light_input",
 ]
