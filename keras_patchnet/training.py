@@ -242,7 +242,7 @@ def _train(cfg):
         **({"light": cfg["light"]} if cfg["light"] and not cfg["pretrained"] else {}),
     )
     if cfg["light"] and not model.light:  # a preset of no light: its weights, the light's channels at zero
-        model = models.with_light_input(model)
+        model = models.with_light_input(model, cfg["light"])
     train_source, val_source, test_split = _sources(cfg)
     patches = dict(mode="patches", **model.data_settings)  # the model's grid and intensity, never a copy
     # no jitter and no flips where any image is under the calibrated light (a flip would move it; see render)

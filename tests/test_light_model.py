@@ -166,10 +166,11 @@ def test_the_dataset_feeds_the_light_as_the_model_reads_it(mode):
         PatchNetDataset(SyntheticSource(1, 64, 64), mode=mode, **model.data_settings)[0]
 
 
-def test_with_light_input_starts_as_the_model_it_copies():
+@pytest.mark.parametrize("light", ["sh9", "sh9-film"])
+def test_with_light_input_starts_as_the_model_it_copies(light, tmp_path):
     base = models.unet(patch_size=32, width=2, intensity="image", working_width=40)
-    lit = models.with_light_input(base)
-    assert lit.light == "sh9" and lit.working_width == 40 and lit.patch_model.input_shape[-1] == 12
+    lit = models.with_light_input(base, light)
+    assert lit.light == light and lit.working_width == 40 and lit.patch_model.input_shape[-1] == 12
     images = np.random.default_rng(1).integers(0, 256, (2, 48, 40, 3)).astype("uint8")
     want = base.predict_on_batch(images)
     got = lit.predict_on_batch({"images": images, "light": np.stack([LEFT, RIGHT]).astype("float32")})
@@ -177,3 +178,14 @@ def test_with_light_input_starts_as_the_model_it_copies():
         np.testing.assert_allclose(got[key], want[key], atol=1e-5)
     with pytest.raises(ValueError, match="takes a light already"):
         models.with_light_input(lit)
+    for w in lit.patch_model.weights:  # the light's weights woken: the two lights now give different maps
+        if "film_dense" in w.path or "s1_0_conv" in w.path:
+            w.assign(np.random.default_rng(2).normal(0, 0.2, w.shape).astype("float32"))
+    x = {"images": images, "light": np.stack([LEFT, RIGHT]).astype("float32")}
+    a = lit.predict_on_batch(x)
+    b = lit.predict_on_batch({**x, "light": x["light"][::-1]})
+    assert np.abs(a["normals"] - b["normals"]).max() > 1e-3
+    hub.save_preset(lit, str(tmp_path / "preset"), name="unet.test-lit")
+    again = models.unet(pretrained=str(tmp_path / "preset"))
+    assert again.light == light
+    np.testing.assert_allclose(again.predict_on_batch(x)["normals"], a["normals"], atol=1e-5)

@@ -158,9 +158,10 @@ class PatchNetDataset(keras.utils.PyDataset):
         flip: with `augment`, whether to flip (default True; turn it off for a fixed, calibrated light, which a
             mirror image would move to the other side).
         shuffle: reshuffle sample order every epoch (seeded by `seed` and the epoch).
-        light: None (default) or "sh9", for a light-conditioned model (use the model's setting): every sample must
-            carry its light code ("light", e.g. `SyntheticSource(light=True)`); "images" mode gives x = {"images",
-            "light"}, "patches" mode appends the code's 9 constant channels to every patch, as `PatchNet` does.
+        light: None (default), "sh9" or "sh9-film", for a light-conditioned model (use the model's setting): every
+            sample must carry its light code ("light", e.g. `SyntheticSource(light=True)`); "images" mode gives
+            x = {"images", "light"}, "patches" mode appends the code's 9 constant channels to every patch, as
+            `PatchNet` does.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of PyDataset.
     """
 
@@ -184,8 +185,8 @@ class PatchNetDataset(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if light not in (None, "sh9"):
-            raise ValueError(f"`light` must be None or 'sh9'. Received: light={light!r}")
+        if light not in (None, "sh9", "sh9-film"):
+            raise ValueError(f"`light` must be None, 'sh9' or 'sh9-film'. Received: light={light!r}")
         self.light = light
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")

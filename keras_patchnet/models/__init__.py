@@ -20,7 +20,7 @@ from keras_patchnet.ops.light import CHANNELS as LIGHT_CHANNELS
 NETWORKS = {
     name: getattr(importlib.import_module(f"keras_patchnet.models.{name}"), f"{name}_network") for name in ARCHITECTURES
 }
-_GRID_ARGS = ("patch_size", "width", "intensity", "name", "light_channels")
+_GRID_ARGS = ("patch_size", "width", "intensity", "name", "light_channels", "light_film")
 
 
 def list_models():
@@ -69,9 +69,14 @@ def create_model(
         return hub.load_weights(build_from_config(config, **kwargs), weights, label)
     own = network_arguments(name, network_kwargs)
     light_channels = LIGHT_CHANNELS if kwargs.get("light") else 0
+    if kwargs.get("light") == "sh9-film":
+        if name != "unet":
+            raise ValueError(f"light='sh9-film' (FiLM) is built for the UNet only. Received: name={name!r}")
+        own = {**own, "light_film": True}
     network = NETWORKS[name](
         patch_size=patch_size, width=width, intensity=intensity, light_channels=light_channels, **own
     )
+    own.pop("light_film", None)
     architecture = {"arch": name, "width": width, "network_kwargs": own}
     return PatchNet(
         network,
@@ -90,33 +95,40 @@ def build_from_config(config, **kwargs):
     return create_model(config.pop("arch"), **config)
 
 
-def with_light_input(model):
-    """A light-conditioned copy (`light="sh9"`) of a `PatchNet` built by this module, which starts out as `model`:
-    the patch network's weights are copied and the first convolution's weights for the 9 light channels are zero,
-    so it gives `model`'s maps under any light until it is trained (a start for a light-conditioned preset)."""
+def with_light_input(model, light="sh9"):
+    """A light-conditioned copy (`light` "sh9" or "sh9-film") of a `PatchNet` built by this module, which starts
+    out as `model`: the patch network's weights are copied, and the first convolution's weights for the 9 light
+    channels ("sh9") or the FiLM layers' last weights ("sh9-film") are zero, so it gives `model`'s maps under any
+    light until it is trained (a start for a light-conditioned preset)."""
     import numpy as np
 
     if not isinstance(model, PatchNet) or not model.architecture:
         raise ValueError("`model` must be a PatchNet built by keras_patchnet.models (it records its architecture)")
     if model.light:
         raise ValueError(f"`model` takes a light already (light={model.light!r})")
+    if light not in ("sh9", "sh9-film"):
+        raise ValueError(f"`light` must be 'sh9' or 'sh9-film'. Received: light={light!r}")
     arch = model.architecture
+    film = {"light_film": True} if light == "sh9-film" else {}
     network = NETWORKS[arch["arch"]](
         patch_size=model.patch_size,
         width=arch["width"],
         intensity=model.intensity,
         light_channels=LIGHT_CHANNELS,
         **arch.get("network_kwargs", {}),
+        **film,
     )
     old = {layer.name: layer for layer in model.patch_model.layers}
     for layer in network.layers:
+        if layer.name not in old:  # the FiLM layers: as built (their last Dense at zero)
+            continue
         weights = []
         for new, value in zip(layer.get_weights(), old[layer.name].get_weights()):
             if new.shape != value.shape:  # the first convolution: (k, k, 3, f) -> (k, k, 3 + 9, f), zeros added
                 value = np.concatenate([value, np.zeros((*value.shape[:-2], LIGHT_CHANNELS, value.shape[-1]))], -2)
             weights.append(value.astype(new.dtype))
         layer.set_weights(weights)
-    return PatchNet(**{**model.get_config(), "patch_model": network, "light": "sh9"})
+    return PatchNet(**{**model.get_config(), "patch_model": network, "light": light})
 
 
 def baseline(pretrained=False, patch_size=128, width=8, **kwargs):

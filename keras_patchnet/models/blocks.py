@@ -19,13 +19,18 @@ def widths(width):
     return (width, 2 * width, 4 * width, 8 * width, 8 * width)
 
 
-def encoder(x, width, name="encoder"):
+def encoder(x, width, name="encoder", light=None):
     """SegNet-style encoder of seed-spec §1.2: blocks (2, 2, 3, 3, 3), widths (m, 2m, 4m, 8m, 8m), a 2x2 max-pool
-    after each. Returns the pooled output and the five pre-pool activations (the UNet's skips)."""
+    after each. Returns the pooled output and the five pre-pool activations (the UNet's skips). `light`: a light
+    code (N, K) that scales and shifts each stage's output channels (FiLM, Perez et al. 2018), through a Dense
+    layer per stage initialised at zero (so the encoder starts as it would without the code)."""
     skips = []
     for stage, (filters, n) in enumerate(zip(widths(width), (2, 2, 3, 3, 3)), start=1):
         for i in range(n):
             x = conv_bn_relu(x, filters, f"{name}_s{stage}_{i}")
+        if light is not None:
+            film = layers.Dense(2 * filters, kernel_initializer="zeros", name=f"{name}_s{stage}_film_dense")(light)
+            x = FiLM(name=f"{name}_s{stage}_film")([x, film])
         skips.append(x)
         x = layers.MaxPooling2D(2, name=f"{name}_s{stage}_pool")(x)
     return x, skips
@@ -92,6 +97,34 @@ class IntensityNormalization(keras.layers.Layer):
         if self.image_channels is not None:
             config["image_channels"] = self.image_channels
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_patchnet")
+class SplitLight(keras.layers.Layer):
+    """(N, P, P, 3 + K) patches -> [(N, P, P, 3) image, (N, K) light code]: the code's constant channels averaged
+    over the pixels that hold them (a patch's zero padding left out)."""
+
+    def call(self, inputs):
+        image, channels = inputs[..., :3], inputs[..., 3:]
+        held = keras.ops.cast(keras.ops.any(channels != 0, axis=-1, keepdims=True), channels.dtype)
+        count = keras.ops.maximum(keras.ops.sum(held, axis=(1, 2)), 1.0)
+        return [image, keras.ops.sum(channels * held, axis=(1, 2)) / count]
+
+    def compute_output_shape(self, input_shape):
+        return [(*input_shape[:3], 3), (input_shape[0], input_shape[3] - 3)]
+
+
+@keras.saving.register_keras_serializable(package="keras_patchnet")
+class FiLM(keras.layers.Layer):
+    """[x (N, H, W, C), film (N, 2C)] -> x * (1 + gamma) + beta, with (gamma, beta) = film split in two."""
+
+    def call(self, inputs):
+        x, film = inputs
+        gamma, beta = keras.ops.split(keras.ops.cast(film, x.dtype), 2, axis=-1)
+        return x * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 def patch_input(patch_size, light_channels=0):

@@ -16,7 +16,9 @@ from keras_patchnet.ops.resize import INTERPOLATIONS, resize
 # need more (a strip a few pixels wide) runs at its own size.
 MAX_WORKING_UPSCALE = 4
 TORCH_CHUNK_PIXELS = 16 * 128 * 128  # patch pixels per call of the patch network on PyTorch (see inference_chunk)
-LIGHTS = (None, "sh9")  # what a PatchNet is told of the light: nothing, or a code per image (keras_patchnet.lighting)
+# What a PatchNet is told of the light: nothing, or a code per image (keras_patchnet.lighting) that the patch network
+# reads as input channels ("sh9") or as FiLM modulations of its encoder ("sh9-film", UNet only).
+LIGHTS = (None, "sh9", "sh9-film")
 
 
 def _normalization_scope(patch_model):
@@ -92,7 +94,8 @@ class PatchNet(keras.Model):
         input_encoding: how the caller's pixel values encode brightness: "linear" (default; what the presets
             trained on the package's linear renders read) or "srgb" (8-bit photos and path-traced PNGs: the sRGB
             tone curve is undone inside the model, before anything else).
-        light: None (default: the model is told nothing of the light) or "sh9": a light-conditioned model, whose
+        light: None (default: the model is told nothing of the light) or "sh9" / "sh9-film": a light-conditioned
+            model, whose
             input is a dict {"images", "mask" (optional), "light": (B, 9)}, one light code per image
             (`keras_patchnet.lighting`: order-2 spherical harmonics in the camera frame, any scale). The code
             reaches the patch network as 9 constant channels after the image's 3 (`ops.light.light_channels`: the
