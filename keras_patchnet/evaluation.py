@@ -48,7 +48,7 @@ def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_siz
     }
 
 
-def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8, use_mask=False):
+def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8, use_mask=False, light=None):
     """Metrics of `model` and of the flat plane on every sample of `dataset` (a `TexlessDataset` or anything with
     `len()` and `load(i)`), one image at a time, so sizes may differ.
 
@@ -58,6 +58,8 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8,
             there (needs matplotlib).
         use_mask: give the model each sample's silhouette ("mask") as its foreground, as `predict --mask` does
             (default: the image alone).
+        light: for a light-conditioned model, the light code (9,) of every frame (default: each sample's own
+            "light").
 
     Returns: {"num_images", "model": {metric: {"mean", "std"}}, "flat_plane": {...}, "per_image": [row dicts]}.
     """
@@ -70,8 +72,13 @@ def evaluate_dataset(model, dataset, verbose=0, figures_dir=None, max_figures=8,
     for i in range(len(dataset)):
         s = dataset.load(i)
         x = s["image"][None].astype("float32")
-        if use_mask:
-            x = {"images": x, "mask": s["mask"][None, ..., None].astype("float32")}
+        if use_mask or getattr(model, "light", None):
+            x = {"images": x, **({"mask": s["mask"][None, ..., None].astype("float32")} if use_mask else {})}
+        if getattr(model, "light", None):
+            code = s.get("light") if light is None else light
+            if code is None:
+                raise ValueError(f"{dataset!r} frame {i}: a light-conditioned model needs its light code (`light`)")
+            x["light"] = np.asarray(code, "float32").reshape(1, -1)
         out = model.predict_on_batch(x)
         d, n = np.asarray(out["depth"])[0], np.asarray(out["normals"])[0]
         dt, nt = s["depth"][..., None], s["normals"]

@@ -22,7 +22,7 @@ import numpy as np
 
 # The schedule, chosen on validation frames of an unseen set-up (benchmarks/bench_finetune.py --choose, recorded
 # in docs/finetune.md): Adam at a constant rate, the whole network trained from the first step.
-SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000)
+SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000, batch_norm="train")
 RESERVE_SECONDS = 5.0  # kept back from a time budget for writing the run folder
 CURVE_FILE = "curve.csv"
 CHECKPOINT = "checkpoint"
@@ -46,9 +46,10 @@ def split_frames(dataset, test_fraction=0.2, seed=0):
     return dataset.split(by="frame", test_fraction=test_fraction, seed=seed)
 
 
-def prepare_frames(model, dataset):
+def prepare_frames(model, dataset, light=None):
     """Every frame of `dataset` as the patch network reads it: [(image, relative depth, normals)] at the model's
-    working scale (targets resized by nearest neighbour), 0 where depth is unknown."""
+    working scale (targets resized by nearest neighbour), 0 where depth is unknown; a light-conditioned model's
+    images carry the channels of `light` (one code (9,) for every frame)."""
     import keras
 
     from keras_patchnet.data.dataset import relative_depth
@@ -58,7 +59,10 @@ def prepare_frames(model, dataset):
     for i in range(len(dataset)):
         s = dataset.load(i)
         size = s["image"].shape[:2]
-        images, _, work = model._prepare(keras.ops.convert_to_tensor(s["image"][None].astype("float32")), None, size)
+        code = None if not model.light else keras.ops.convert_to_tensor(np.asarray(light, "float32").reshape(1, -1))
+        images, _, work = model._prepare(
+            keras.ops.convert_to_tensor(s["image"][None].astype("float32")), None, size, code
+        )
         known = s.get("valid", s["mask"])
         depth = relative_depth(s["depth"], known)[..., None]
         normals = np.where(known[..., None], s["normals"], 0.0).astype("float32")
@@ -69,13 +73,13 @@ def prepare_frames(model, dataset):
     return frames
 
 
-def plane_ratios(model, dataset):
+def plane_ratios(model, dataset, light=None):
     """The stitched model's mean depth MAE and mean angle on `dataset` (each frame's silhouette given as its
     foreground, as `predict --mask` does), each over the flat plane's:
     {"depth_ratio", "angle_ratio", "model": ..., "flat_plane": ...}."""
     from keras_patchnet.evaluation import evaluate_dataset
 
-    result = evaluate_dataset(model, dataset, use_mask=True)
+    result = evaluate_dataset(model, dataset, use_mask=True, light=light)
     m, f = result["model"], result["flat_plane"]
     return {
         "depth_ratio": round(m["depth_mae_mm"]["mean"] / f["depth_mae_mm"]["mean"], 4),
@@ -128,6 +132,7 @@ def finetune(
     batch_size=None,
     steps_per_epoch=None,
     decay=None,
+    batch_norm=None,
     light=None,
     name="unet.finetuned",
     start_time=None,
@@ -145,9 +150,12 @@ def finetune(
         validation: frames to choose the best epoch on (a folder or `TexlessDataset`); default: held out of `data`
             by `split_frames`.
         lr, batch_size, steps_per_epoch: the schedule (defaults: `SCHEDULE`); batch_size counts patches.
+        batch_norm: "train" (default: BatchNorm learns and keeps batch statistics as in training) or "frozen"
+            (its statistics and weights stay the start's: steadier with few patches a step).
         decay: "cosine" (the rate falls along a half cosine to 5% of `lr` over the time budget, or over `epochs`)
             or "none" (constant); default: `SCHEDULE`.
-        light: a light code (9 numbers, `keras_patchnet.lighting`) of the set-up, recorded in the card.
+        light: a light code (9 numbers, `keras_patchnet.lighting`) of the set-up, recorded in the card; a
+            light-conditioned model (`PatchNet(light=...)`) needs it and reads it with every frame.
         name: the preset's name in its card.
         verbose: 1 prints one line per epoch, with the validation ratio to the flat plane.
 
@@ -168,9 +176,17 @@ def finetune(
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"`epochs` must be an int >= 1. Received: epochs={epochs!r}")
     schedule = {**SCHEDULE}
-    for key, value in (("lr", lr), ("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch), ("decay", decay)):
+    given = {"lr": lr, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "decay": decay}
+    for key, value in {**given, "batch_norm": batch_norm}.items():
         if value is not None:
             schedule[key] = value
+    if schedule["batch_norm"] not in ("train", "frozen"):
+        raise ValueError(f"`batch_norm` must be 'train' or 'frozen'. Received: batch_norm={schedule['batch_norm']!r}")
+    if getattr(model, "light", None) and light is None:
+        raise ValueError(
+            f"This model is light-conditioned (light={model.light!r}): give `light`, the set-up's light code "
+            "(keras-patchnet calibrate)"
+        )
     dataset = TexlessDataset(data) if isinstance(data, (str, os.PathLike)) else data
     if validation is None:
         train_set, val_set = split_frames(dataset, seed=seed)
@@ -187,18 +203,23 @@ def finetune(
         if verbose:
             print(text, flush=True)
 
-    frames = prepare_frames(model, train_set)
+    code = light if getattr(model, "light", None) else None
+    frames = prepare_frames(model, train_set, code)
     data_batches = RandomPatches(
         frames, model.patch_size, schedule["batch_size"], schedule["steps_per_epoch"], seed=seed
     )
     net = model.patch_model
+    if schedule["batch_norm"] == "frozen":  # BatchNorm normalises with the start's statistics and learns nothing
+        for layer in net.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
     optimizer = keras.optimizers.Adam(schedule["lr"], global_clipnorm=5.0)
     net.compile(optimizer=optimizer, loss=losses.patchnet_losses())
     build_for_fit(net, data_batches)  # TensorFlow then traces the train step once, not twice
     state = _load_checkpoint(checkpoint, net, optimizer)
     if state is None:
         t = time.time()
-        before = plane_ratios(model, val_set)
+        before = plane_ratios(model, val_set, code)
         state = {"epoch": 0, "before": before, "best": None, "rows": [], "seconds": 0.0}
         state["validation_seconds"] = time.time() - t
         net.save_weights(os.path.join(out, ".best.weights.h5"))  # the start is the best so far
@@ -230,7 +251,7 @@ def finetune(
         )
         loss = history.history.get("loss", [float("nan")])[-1]
         steps_done = net.stop_training
-        ratios = plane_ratios(model, val_set)
+        ratios = plane_ratios(model, val_set, code)
         state["epoch"] += 1
         epoch_seconds = time.time() - t
         state["seconds"] += epoch_seconds
@@ -256,7 +277,7 @@ def finetune(
         if steps_done:  # stopped inside the epoch by the deadline
             break
     net.load_weights(os.path.join(out, ".best.weights.h5"))
-    after = plane_ratios(model, val_set) if state["best"]["epoch"] else state["before"]
+    after = plane_ratios(model, val_set, code) if state["best"]["epoch"] else state["before"]
     _write_run(model, out, state, after, train_set, val_set, schedule, light, name, time.time() - start)
     shutil.rmtree(checkpoint, ignore_errors=True)
     os.remove(os.path.join(out, ".best.weights.h5"))

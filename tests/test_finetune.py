@@ -214,3 +214,30 @@ def test_finetune_command_picks_the_fastest_installed_backend():
 
     installed = [b for b in FASTEST_FIRST if importlib.util.find_spec(b) is not None]
     assert default_backend() == installed[0]
+
+
+def test_frozen_batch_norm_keeps_the_start_statistics(tmp_path, tiny_folder):
+    root = _folder(tmp_path / "d", sequences=("a", "b"), frames=2, size=16, world="standard")
+    model = kp.models.unet(pretrained=tiny_folder)
+    stats = {w.path: np.array(w.numpy()) for w in model.patch_model.weights if "moving" in w.path or "_bn/" in w.path}
+    assert stats
+    finetuning.finetune(model, root, str(tmp_path / "r"), epochs=2, steps_per_epoch=2, lr=1e-2, batch_norm="frozen")
+    for w in model.patch_model.weights:
+        if w.path in stats:
+            np.testing.assert_array_equal(np.asarray(w.numpy()), stats[w.path])
+    with pytest.raises(ValueError, match="`batch_norm` must be 'train' or 'frozen'"):
+        finetuning.finetune(model, root, str(tmp_path / "r2"), epochs=1, batch_norm="fixed")
+
+
+def test_a_light_conditioned_model_fine_tunes_with_its_light(tmp_path, tiny_folder):
+    from keras_patchnet.lighting import code_from_lights
+
+    root = _folder(tmp_path / "d", sequences=("a", "b"), frames=2, size=16, world="standard")
+    lit = kp.models.with_light_input(kp.models.unet(pretrained=tiny_folder))
+    with pytest.raises(ValueError, match="light-conditioned"):
+        finetuning.finetune(lit, root, str(tmp_path / "r"), epochs=1)
+    code = code_from_lights([("directional", MOVED["direction"], 0.8)], 0.1)
+    result = finetuning.finetune(lit, root, str(tmp_path / "r"), epochs=2, steps_per_epoch=1, light=code)
+    assert len(result["curve"]) == 2 and np.isfinite(result["after"]["depth_ratio"])
+    again = kp.models.unet(pretrained=str(tmp_path / "r"))
+    assert again.light == "sh9"

@@ -26,7 +26,10 @@ def add_parser(sub, parents):
     p.add_argument("--minutes", type=float, help="wall-time budget of the whole command (default 10 without --epochs)")
     p.add_argument("--epochs", type=int, help="the most epochs to train")
     p.add_argument("--validation", help="a folder of validation frames (default: held out of DATASET_DIR)")
-    p.add_argument("--light", help="the set-up's light.json (keras-patchnet calibrate), recorded in the card")
+    p.add_argument(
+        "--light",
+        help="the set-up's light.json (keras-patchnet calibrate): read by a light-conditioned preset, else recorded",
+    )
     p.add_argument("--lr", type=float, help="learning rate (default: the measured schedule's)")
     p.add_argument("--decay", choices=("cosine", "none"), help="learning-rate decay (default: the measured schedule's)")
 
@@ -63,7 +66,11 @@ def run(args):
     from keras_patchnet.finetuning import finetune
 
     model = load_model(args)
-    if light is not None:
+    if model.light and light is None:
+        raise CLIError(
+            f"--weights {args.weights}: this preset is light-conditioned; give the set-up's --light light.json"
+        )
+    if light is not None and not model.light:
         print("note: this preset takes no light input; the light is recorded in the run's card")
     try:
         result = finetune(
