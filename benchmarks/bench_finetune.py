@@ -188,6 +188,8 @@ def main(argv=None):
             "lr 1e-4": ["--lr", "1e-4", "--decay", "none"],
             "lr 1e-3 cosine": ["--lr", "1e-3", "--decay", "cosine"],
             "lr 3e-3 cosine": ["--lr", "3e-3", "--decay", "cosine"],
+            "lr 1e-3 frozen-bn": ["--lr", "1e-3", "--decay", "none", "--batch-norm", "frozen"],
+            "lr 3e-3 frozen-bn": ["--lr", "3e-3", "--decay", "none", "--batch-norm", "frozen"],
         }
         for name, extra in candidates.items():
             if args.candidates and name not in args.candidates:

@@ -32,6 +32,11 @@ def add_parser(sub, parents):
     )
     p.add_argument("--lr", type=float, help="learning rate (default: the measured schedule's)")
     p.add_argument("--decay", choices=("cosine", "none"), help="learning-rate decay (default: the measured schedule's)")
+    p.add_argument(
+        "--batch-norm",
+        choices=("train", "frozen"),
+        help="BatchNorm learns (train) or keeps the start's statistics (frozen); default: the measured schedule's",
+    )
 
 
 def run(args):
@@ -82,6 +87,7 @@ def run(args):
             validation=validation,
             lr=args.lr,
             decay=args.decay,
+            batch_norm=args.batch_norm,
             light=light,
             start_time=start,
             name=f"{args.model}.finetuned",
