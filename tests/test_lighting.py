@@ -178,3 +178,23 @@ def test_predict_records_each_images_light_fit_and_warns_only_when_asked(tiny_fo
     assert cli.main([*base[:-4], "--light", str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")]) == 1
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and "--light" in err and not (tmp_path / "bad").exists()
+
+
+def test_predict_feeds_the_light_to_a_light_conditioned_preset(tiny_folder, tmp_path, capsys):
+    from PIL import Image
+
+    from keras_patchnet import cli, hub, models
+    from keras_patchnet.data import render
+
+    lit = hub.save_preset(
+        models.with_light_input(models.unet(pretrained=tiny_folder)), str(tmp_path / "lit"), name="unet.tiny-lit"
+    )
+    Image.fromarray(render(5, 40, 48, kind="cloth", lighting="fixed").image).save(tmp_path / "sheet.png")
+    moved = L.code_from_lights([("directional", [-0.6, 0.1, -1.0], 0.8)], 0.1)
+    L.save_light(str(tmp_path / "light.json"), moved)
+    base = ["predict", str(tmp_path / "sheet.png"), "--weights", lit, "--outputs", "depth"]
+    assert cli.main([*base, "--out", str(tmp_path / "none")]) == 1
+    assert "is light-conditioned: give your set-up's --light light.json" in capsys.readouterr().err
+    assert cli.main([*base, "--light", str(tmp_path / "light.json"), "--out", str(tmp_path / "lit-out")]) == 0
+    depth = np.load(tmp_path / "lit-out" / "sheet_depth.npy")
+    assert depth.shape[:2] == (40, 48) and np.isfinite(depth).all()

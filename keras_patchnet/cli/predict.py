@@ -202,8 +202,16 @@ def run(args):
     images = [(p, to_uint8(image)) for p, image in raw]  # 8-bit views for the threshold, colours and figure
     masks = [_foreground(args, image, p, mask_file) for p, image in images]
     check_writable_folder(args.out)
+    if light is not None and args.weights == "true":  # with a light, the default is a light-conditioned preset
+        args.weights = _lit_preset(args.model) or args.weights
     model = load_model(args)
+    if model.light and light is None:
+        raise CLIError(f"--weights {args.weights} is light-conditioned: give your set-up's --light light.json")
     light = light if light is not None else _assumed_light(args)
+    if model.light:
+        import numpy as np
+
+        light_batch = np.asarray(light, "float32")[None]
     progress = progress_bar(len(images), "image")
     unfit = []
     written, failed, record = [], [], []
@@ -212,7 +220,10 @@ def run(args):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                out = model.predict_on_batch({"images": native[None], "mask": mask[None, ..., None].astype("float32")})
+                x = {"images": native[None], "mask": mask[None, ..., None].astype("float32")}
+                if model.light:
+                    x["light"] = light_batch
+                out = model.predict_on_batch(x)
             for w in _for_users(caught):
                 print(f"keras-patchnet: warning: {path}: {w.message}")
             truth = None
@@ -285,6 +296,14 @@ def _light(args):
         return lighting.load_light(args.light)
     except lighting.LightError as e:
         raise CLIError(f"--light {e}") from None
+
+
+def _lit_preset(model):
+    """The first light-conditioned preset of the architecture `model`, or None."""
+    from keras_patchnet import presets
+
+    names = [n for n in presets.list_pretrained() if n.split(".")[0] == model]
+    return next((n for n in names if presets.PRESETS[n]["config"].get("light")), None)
 
 
 def _assumed_light(args):
