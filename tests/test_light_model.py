@@ -189,3 +189,24 @@ def test_with_light_input_starts_as_the_model_it_copies(light, tmp_path):
     again = models.unet(pretrained=str(tmp_path / "preset"))
     assert again.light == light
     np.testing.assert_allclose(again.predict_on_batch(x)["normals"], a["normals"], atol=1e-5)
+
+
+def test_bench_lit_runs_small_and_reproducibly(tiny_folder, tmp_path):
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    import bench_lit
+
+    lit = hub.save_preset(
+        models.with_light_input(models.unet(pretrained=tiny_folder)), str(tmp_path / "lit"), name="unet.tiny-lit"
+    )
+    argv = ["--weights", lit, "--images", "3", "--size", "48", "--lightings", "rig"]
+    first = bench_lit.main([*argv, "--json", str(tmp_path / "lit.json")])["lightings"]["rig"]
+    again = bench_lit.main(argv)["lightings"]["rig"]
+    assert first == again and 0 <= first["ball_code_difference"] < 0.1
+    for name in ("true", "ball", "wrong"):
+        assert (
+            first[name]["images"] == 3 and np.isfinite([first[name]["depth_ratio"], first[name]["angle_ratio"]]).all()
+        )
+    assert sum(v["images"] for v in first["true_by_angle"].values() if v) == 3

@@ -198,3 +198,15 @@ def test_predict_feeds_the_light_to_a_light_conditioned_preset(tiny_folder, tmp_
     assert cli.main([*base, "--light", str(tmp_path / "light.json"), "--out", str(tmp_path / "lit-out")]) == 0
     depth = np.load(tmp_path / "lit-out" / "sheet_depth.npy")
     assert depth.shape[:2] == (40, 48) and np.isfinite(depth).all()
+
+
+def test_a_ball_under_a_renders_lights_calibrates_that_light():
+    from keras_patchnet.data import render
+
+    for seed, lighting in ((3, "fixed"), (4, "rig"), (5, "random")):
+        s = render(seed, 112, 112, lighting=lighting)
+        ball = render_ball(0, 160, lights={"lights": s.params["lights"], "ambient": s.params["ambient"]})
+        code = L.code_from_ball(ball.image, ball.mask, encoding="linear")
+        assert L.difference(code, L.code_from_lights(s.params["lights"], s.params["ambient"])) < 0.05, lighting
+        other = render(seed + 10, 112, 112, lighting="rig")
+        assert L.difference(code, L.code_from_render(other)) > L.difference(code, L.code_from_render(s))
