@@ -27,7 +27,8 @@ DATA = os.path.join(ROOT, "data", "physical")
 
 
 def load_split(split="test", root=DATA, limit=None):
-    """[(image path, light, scenario, sheet index)], maps {depth (N, H, W) metres, normals, mask}, meta."""
+    """[(image path, light, scenario, sheet index)], maps {depth (N, H, W) metres, normals, mask}, meta (its sheets'
+    "lights" name each light's ball photo, "balls/...png")."""
     folder = os.path.join(root, split)
     with open(os.path.join(folder, "meta.json")) as f:
         meta = json.load(f)
@@ -49,12 +50,15 @@ def evaluate(model, split="test", root=DATA, limit=None):
     from keras_patchnet.evaluation import flat_plane
     from keras_patchnet.metrics import evaluate_maps
 
-    items, maps, _ = load_split(split, root, limit)
+    items, maps, meta = load_split(split, root, limit)
     rows = []
     for path, light, scenario, i in items:
         x = read_image(path)
         m = maps["mask"][i]
-        out = model.predict_on_batch({"images": x[None], "mask": m[None, ..., None].astype("float32")})
+        inputs = {"images": x[None], "mask": m[None, ..., None].astype("float32")}
+        if getattr(model, "light", None):  # told the light as a user is: calibrated from the light's ball photo
+            inputs["light"] = ball_code(os.path.join(root, split, meta["sheets"][i]["lights"][light]["ball"]))[None]
+        out = model.predict_on_batch(inputs)
         dt, nt = maps["depth"][i][None, ..., None], maps["normals"][i][None]
         got = evaluate_maps(dt, np.asarray(out["depth"]), nt, np.asarray(out["normals"]))["mean"]
         fd, fn = flat_plane(dt[0], nt[0])
@@ -71,6 +75,14 @@ def evaluate(model, split="test", root=DATA, limit=None):
             }
         )
     return rows
+
+
+def ball_code(path):
+    """The light code calibrated from a ball photo of the set (8-bit sRGB PNG), as `keras-patchnet calibrate` does."""
+    from keras_patchnet.data import read_image
+    from keras_patchnet.lighting import code_from_ball
+
+    return code_from_ball(read_image(path), encoding="srgb").astype("float32")
 
 
 def summary(rows):
