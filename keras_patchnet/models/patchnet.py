@@ -16,9 +16,7 @@ from keras_patchnet.ops.resize import INTERPOLATIONS, resize
 # need more (a strip a few pixels wide) runs at its own size.
 MAX_WORKING_UPSCALE = 4
 TORCH_CHUNK_PIXELS = 16 * 128 * 128  # patch pixels per call of the patch network on PyTorch (see inference_chunk)
-# What a PatchNet is told of the light: nothing, or a code per image (keras_patchnet.lighting) that the patch network
-# reads as input channels ("sh9") or as FiLM modulations of its encoder ("sh9-film", UNet only).
-LIGHTS = (None, "sh9", "sh9-film")
+LIGHTS = (None, "sh9", "sh9-film")  # what a PatchNet is told of the light (see its `light` argument)
 
 
 def _normalization_scope(patch_model):
@@ -94,12 +92,10 @@ class PatchNet(keras.Model):
         input_encoding: how the caller's pixel values encode brightness: "linear" (default; what the presets
             trained on the package's linear renders read) or "srgb" (8-bit photos and path-traced PNGs: the sRGB
             tone curve is undone inside the model, before anything else).
-        light: None (default: the model is told nothing of the light) or "sh9" / "sh9-film": a light-conditioned
-            model, whose
-            input is a dict {"images", "mask" (optional), "light": (B, 9)}, one light code per image
-            (`keras_patchnet.lighting`: order-2 spherical harmonics in the camera frame, any scale). The code
-            reaches the patch network as 9 constant channels after the image's 3 (`ops.light.light_channels`: the
-            code's shading of 9 reference normals, relative to its brightest), so `patch_model` takes 12 channels.
+        light: None (default: told nothing of the light), "sh9" or "sh9-film": a light-conditioned model, whose input
+            is {"images", "mask" (optional), "light": (B, 9)}, one code per image (`keras_patchnet.lighting`, any
+            scale), handed to the patch network as 9 constant channels after the image's 3 (`ops.light_channels`),
+            read as input channels ("sh9") or as FiLM scales and shifts of its encoder ("sh9-film", UNet only).
         architecture: what built `patch_model`, recorded in the config: {"arch": name, "width": ...,
             "network_kwargs": {...}} (set by `keras_patchnet.models`; None for a network of your own). Presets
             and `keras_patchnet.hub.model_config` read it; nothing reads layer names.

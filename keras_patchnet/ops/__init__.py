@@ -1,6 +1,7 @@
 """Backend-agnostic functions (keras.ops only) behind the layers."""
 
 from keras_patchnet.ops.grid import PatchGrid, axis_origins, patch_grid, seam_band
+from keras_patchnet.ops.light import light_channels
 from keras_patchnet.ops.patches import (
     depth_offsets,
     extract_patches,
@@ -23,4 +24,5 @@ __all__ = [
     "stitch_depth",
     "depth_offsets",
     "normalize",
+    "light_channels",
 ]
