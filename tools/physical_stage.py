@@ -10,7 +10,7 @@ lighting="fixed", world="physical")`, exact depth and normals) and `physical-val
 images of `data/physical/validation` with their exact maps, in the layout `kp.data.TexlessDataset` reads). Then
 `kp.training.finetune` (its recipe: random 64² patches, Adam at a constant rate, the epoch with the lowest mean
 validation ratio to the flat plane kept) for `--minutes`; run again with the same `--out` and it resumes from its
-checkpoint, so a stage can span sittings. The result is a preset folder: `--weights RUN`, or
+checkpoint, so a stage can run in parts. The result is a preset folder: `--weights RUN`, or
 `python benchmarks/bench_physical.py --weights RUN` once a stage is to be judged on the test set.
 """
 
