@@ -137,11 +137,11 @@ def test_finetune_resumes_after_a_stop(tmp_path, tiny_folder, monkeypatch):
     calls = {"n": 0}
     real = finetuning.plane_ratios
 
-    def stop_after_first_epoch(model, dataset):
+    def stop_after_first_epoch(model, dataset, light=None):
         calls["n"] += 1
         if calls["n"] == 3:  # before, epoch 1, then the stop during epoch 2's validation
             raise KeyboardInterrupt
-        return real(model, dataset)
+        return real(model, dataset, light)
 
     monkeypatch.setattr(finetuning, "plane_ratios", stop_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):

@@ -166,6 +166,7 @@ class TexlessDataset:
 
     Example:
     >>> import tempfile
+    >>> from keras_patchnet.data import write_synthetic
     >>> root = tempfile.mkdtemp()
     >>> _ = write_synthetic(root, {"cloth": ["Lc_top", "Ll_left"]}, frames=2, size=32)
     >>> ds = TexlessDataset(root)
