@@ -3,6 +3,7 @@
     python benchmarks/bench_finetune.py [--frames 8 32 128] [--starts default scratch] [--minutes 10]
         [--out out/bench_finetune] [--json docs/finetune.json] [--figure docs/images/finetune.png]
     python benchmarks/bench_finetune.py --choose [--minutes 5]     # the schedule's choices, on validation frames
+    python benchmarks/bench_finetune.py --frames 32 --starts lit --lit-weights weights/stages/unet.lit-film-l2
 
 The set-up, unseen by every preset: simulated cloth (the physical world of the renderer, 8-bit sRGB images, 224²)
 under the calibrated light moved to (-0.6, 0.1, -1) (same power and ambient), depth as a Kinect-like sensor reads it
@@ -14,6 +15,10 @@ Each run is `keras-patchnet finetune DIR --out RUN --minutes M` (plus `--weights
 process, its wall time measured from outside; then the held-out frames are predicted by the start and by RUN with
 their silhouette as `--mask`, and each is reported as its ratio to the flat plane (depth MAE, mean angle; below 1
 beats the plane). The command's validation curve (ratio against minutes) is kept for the figure.
+
+`--starts lit` starts from a light-conditioned preset (`--lit-weights`) told the set-up's light as a user tells
+it: `light.json` calibrated from a matte ball photographed under the set-up's light (`render_ball(..., lights=)`,
+`lighting.code_from_ball`), given to the command and to the held-out predictions (`--light light.json`).
 
 `--throughput` runs the command for `--epochs` epochs on the 8-frame folder under each installed backend (a fresh
 process each, `--backend`) and reports its speed from the curve: seconds an epoch after the first (16 steps of 16
@@ -69,12 +74,26 @@ def run_command(args, log):
     return time.time() - start
 
 
-def held_out_ratios(weights, held):
+def setup_light(out, size=224):
+    """light.json of the set-up: a matte ball photographed under its light, calibrated as `calibrate` does."""
+    from keras_patchnet import lighting
+    from keras_patchnet.data import render
+    from keras_patchnet.data.ball import render_ball
+
+    sheet = render(TRAIN_SEED, size, size, lighting=LIGHT, world="physical")
+    photo = render_ball(0, size, lights={key: sheet.params[key] for key in ("lights", "ambient")}, encoding="srgb")
+    path = os.path.join(out, "light.json")
+    lighting.save_light(path, lighting.code_from_ball(photo.image, photo.mask, encoding="srgb"))
+    return path
+
+
+def held_out_ratios(weights, held, light=None):
     import keras_patchnet as kp
     from keras_patchnet.finetuning import plane_ratios
+    from keras_patchnet.lighting import load_light
 
     model = kp.models.unet(pretrained=weights) if weights != "none" else kp.models.create_model("unet")
-    return plane_ratios(model, kp.data.TexlessDataset(held))
+    return plane_ratios(model, kp.data.TexlessDataset(held), light=load_light(light) if model.light else None)
 
 
 def read_curve(path):
@@ -164,7 +183,8 @@ def throughput(folder, out, epochs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", type=int, nargs="+", default=[8, 32, 128])
-    p.add_argument("--starts", nargs="+", default=["default", "scratch"], choices=["default", "scratch"])
+    p.add_argument("--starts", nargs="+", default=["default", "scratch"], choices=["default", "scratch", "lit"])
+    p.add_argument("--lit-weights", default=None, help="with --starts lit: the light-conditioned preset to start from")
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--out", default=os.path.join(ROOT, "out", "bench_finetune"))
     p.add_argument("--json", default=None, help="append the results to this JSON file")
@@ -178,6 +198,9 @@ def main(argv=None):
         raise SystemExit(f"--frames must be multiples of {SEQUENCE}")
     os.makedirs(args.out, exist_ok=True)
     folders, held = make_data(args.out, args.frames + ([32] if args.choose else []))
+    if "lit" in args.starts and not args.lit_weights:
+        raise SystemExit("--starts lit needs --lit-weights PRESET (a light-conditioned preset)")
+    light = setup_light(args.out) if "lit" in args.starts else None
     results = []
     if args.throughput:
         results = throughput(folders[min(args.frames)], args.out, args.epochs)
@@ -220,7 +243,9 @@ def main(argv=None):
         for start in args.starts:
             for n in args.frames:
                 run = os.path.join(args.out, f"{start}-{n}")
-                weights = ["--weights", "none"] if start == "scratch" else []
+                weights = {"scratch": ["--weights", "none"], "default": []}.get(start)
+                weights = ["--weights", args.lit_weights, "--light", light] if start == "lit" else weights
+                first = {"scratch": "none", "default": True}.get(start, args.lit_weights)
                 wall = run_command(
                     ["finetune", folders[n], "--out", run, "--minutes", str(args.minutes), *weights],
                     os.path.join(args.out, f"{start}-{n}.log"),
@@ -232,8 +257,8 @@ def main(argv=None):
                         "start": start,
                         "frames": n,
                         "wall_minutes": wall / 60,
-                        "before": held_out_ratios("none" if start == "scratch" else True, held),
-                        "after": held_out_ratios(run, held),
+                        "before": held_out_ratios(first, held, light),
+                        "after": held_out_ratios(run, held, light),
                         "validation_before": meta["finetune"]["before"],
                         "best_epoch": meta["finetune"]["best_epoch"],
                         "epochs": len(read_curve(os.path.join(run, "curve.csv"))),

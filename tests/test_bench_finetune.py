@@ -47,3 +47,11 @@ def test_table_and_figure(tmp_path):
     assert "1.20 / 1.10" in lines[2] and "random weights" in lines[3]
     bench.figure(results, str(tmp_path / "f.png"))
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_the_lit_start_is_told_the_set_ups_light_calibrated_from_a_ball(tmp_path):
+    path = bench.setup_light(str(tmp_path), size=96)
+    sheet = kp.data.render(bench.TRAIN_SEED, 96, 96, lighting=bench.LIGHT, world="physical")
+    code = kp.lighting.load_light(path)
+    assert kp.lighting.difference(code, kp.lighting.code_from_render(sheet)) < 0.02
+    assert kp.lighting.difference(code, kp.lighting.calibrated_code()) > 0.1  # the moved light, not the preset's
