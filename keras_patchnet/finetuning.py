@@ -22,7 +22,7 @@ import numpy as np
 
 # The schedule, chosen on validation frames of an unseen set-up (benchmarks/bench_finetune.py --choose, recorded
 # in docs/finetune.md): Adam at a constant rate, the whole network trained from the first step.
-SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000, batch_norm="train")
+SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000, batch_norm="frozen")
 RESERVE_SECONDS = 5.0  # kept back from a time budget for writing the run folder
 CURVE_FILE = "curve.csv"
 CHECKPOINT = "checkpoint"
@@ -150,8 +150,9 @@ def finetune(
         validation: frames to choose the best epoch on (a folder or `TexlessDataset`); default: held out of `data`
             by `split_frames`.
         lr, batch_size, steps_per_epoch: the schedule (defaults: `SCHEDULE`); batch_size counts patches.
-        batch_norm: "train" (default: BatchNorm learns and keeps batch statistics as in training) or "frozen"
-            (its statistics and weights stay the start's: steadier with few patches a step).
+        batch_norm: "frozen" (default: BatchNorm keeps the start's statistics and weights: steadier with few
+            patches a step, and measured better from a preset) or "train" (BatchNorm learns, as in training; for
+            a start from random weights, whose statistics mean nothing).
         decay: "cosine" (the rate falls along a half cosine to 5% of `lr` over the time budget, or over `epochs`)
             or "none" (constant); default: `SCHEDULE`.
         light: a light code (9 numbers, `keras_patchnet.lighting`) of the set-up, recorded in the card; a

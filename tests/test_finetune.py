@@ -193,6 +193,7 @@ def test_finetune_command_writes_a_loadable_preset_without_optimizer_state(tmp_p
     )  # weights only: Adam's state would double it
     meta = json.load(open(os.path.join(run, "metadata.json")))
     assert set(meta["finetune"]) == {"before", "after", "best_epoch"}
+    assert json.loads(meta["training"]["schedule"])["batch_norm"] == "frozen"  # the recipe, from a preset
     best = meta["finetune"]["best_epoch"]
     rows = list(csv.DictReader(open(os.path.join(run, "curve.csv"))))
     assert len(rows) == 2
@@ -241,3 +242,18 @@ def test_a_light_conditioned_model_fine_tunes_with_its_light(tmp_path, tiny_fold
     assert len(result["curve"]) == 2 and np.isfinite(result["after"]["depth_ratio"])
     again = kp.models.unet(pretrained=str(tmp_path / "r"))
     assert again.light == "sh9"
+
+
+def test_finetune_command_from_random_weights_lets_batch_norm_learn(tmp_path, monkeypatch):
+    """A start from random weights has no statistics worth keeping: the command trains BatchNorm unless told."""
+    from keras_patchnet import finetuning
+    from keras_patchnet.cli import main
+
+    root = _folder(tmp_path / "d", frames=2, size=32)
+    seen = []
+    monkeypatch.setattr(finetuning, "finetune", lambda *a, **k: seen.append(k["batch_norm"]) or {"ok": 1})
+    for extra, expected in (([], "train"), (["--batch-norm", "frozen"], "frozen")):
+        assert main(["finetune", root, "--out", str(tmp_path / "r"), "--weights", "none", "--epochs", "1", *extra]) == 0
+        assert seen[-1] == expected
+    assert main(["finetune", root, "--out", str(tmp_path / "r"), "--model", "baseline", "--epochs", "1"]) == 0
+    assert seen[-1] is None  # from a preset: the schedule's (frozen)

@@ -35,7 +35,8 @@ def add_parser(sub, parents):
     p.add_argument(
         "--batch-norm",
         choices=("train", "frozen"),
-        help="BatchNorm learns (train) or keeps the start's statistics (frozen); default: the measured schedule's",
+        help="BatchNorm keeps the start's statistics (frozen: the measured schedule's) or learns (train: the "
+        "default with --weights none)",
     )
 
 
@@ -68,6 +69,7 @@ def run(args):
     except (DataError, FileNotFoundError) as e:
         raise CLIError(str(e)) from None
     from keras_patchnet.cli._common import load_model
+    from keras_patchnet.constants import parse_weights
     from keras_patchnet.finetuning import finetune
 
     model = load_model(args)
@@ -87,7 +89,7 @@ def run(args):
             validation=validation,
             lr=args.lr,
             decay=args.decay,
-            batch_norm=args.batch_norm,
+            batch_norm=args.batch_norm or ("train" if parse_weights(args.weights) is False else None),
             light=light,
             start_time=start,
             name=f"{args.model}.finetuned",
