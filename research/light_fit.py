@@ -7,7 +7,10 @@ Images: held-out renders at 224² under the calibrated (fixed), rig and random l
 linear pixels), the physically based set's sRGB PNGs under its calibrated, lamps and distant lights (read as a user
 would: as the preset's input contract says). Signals per image, from the preset's predicted normals and depth:
 - `residual` and `light_difference` of `keras_patchnet.lighting.light_fit` under the calibrated light;
-- `consistency`: the mean angle between the predicted normals and normals derived from the predicted depth.
+- `consistency`: the mean angle between the predicted normals and normals derived from the predicted depth;
+- `overlap_normals`, `overlap_depth`: how much the patches disagree where they overlap, before stitching: the mean
+  angle between each patch's normals and the stitched (averaged) normals, and the RMS of each patch's depth about the
+  stitched depth after its best offset, over the stitched depth's spread (scale-free), both over the foreground.
 A threshold for each is chosen on the validation split (renders of VAL_SEED, the physical validation set) at a 5%
 false-alarm rate among images that beat the plane; the test split reports the ROC AUC and, at that threshold, the
 share of worse-than-plane images flagged and the false alarms.
@@ -47,6 +50,37 @@ def consistency(depth, normals, mask, K):
     return float(np.degrees(np.arccos(cos)).mean())
 
 
+def overlap_agreement(model, image, mask):
+    """(`overlap_normals` in degrees, `overlap_depth` scale-free) of one image: the patches' disagreement where
+    they overlap, read from the patch network's outputs before the bilateral refinement."""
+    import keras
+
+    ops = keras.ops
+    size = image.shape[:2]
+    images, fg, work = model._prepare(image[None].astype("float32"), mask[None, ..., None].astype("float32"), size)
+    out = model.patch_model(model.extract(images), training=False)
+    depth = model.stitch_depth(out["depth"], output_size=work, foreground=fg)
+    normals = model.stitch_normals(out["normals"], output_size=work)
+    held = ops.convert_to_numpy(model.extract(fg))[..., 0] > 0.5  # (N, P, P)
+    dp, ds = ops.convert_to_numpy(out["depth"])[..., 0], ops.convert_to_numpy(model.extract(depth))[..., 0]
+    npatch, nstitch = ops.convert_to_numpy(out["normals"]), ops.convert_to_numpy(model.extract(normals))
+    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)  # noqa: E731
+    cos = np.clip(np.sum(unit(npatch) * unit(nstitch), -1), -1, 1)
+    angles, residuals = [], []
+    for k in range(held.shape[0]):
+        h = held[k]
+        if h.sum() < 30:
+            continue
+        angles.append(np.degrees(np.arccos(cos[k][h])))
+        diff = dp[k][h] - ds[k][h]
+        residuals.append(diff - diff.mean())
+    if not angles:
+        return float("nan"), float("nan")
+    spread = float(np.std(ops.convert_to_numpy(depth)[0, ..., 0][ops.convert_to_numpy(fg)[0, ..., 0] > 0.5]))
+    rms = float(np.sqrt(np.mean(np.concatenate(residuals) ** 2)))
+    return float(np.concatenate(angles).mean()), rms / max(spread, 1e-9)
+
+
 def rows_for(model, images, depth, normals, masks, source, encoding):
     from keras_patchnet import lighting
     from keras_patchnet.data.lights import intrinsics
@@ -71,6 +105,7 @@ def rows_for(model, images, depth, normals, masks, source, encoding):
                 "consistency": consistency(d[..., 0], n, m, intrinsics(*m.shape)),
             }
         )
+        rows[-1]["overlap_normals"], rows[-1]["overlap_depth"] = overlap_agreement(model, x, m)
     return rows
 
 
@@ -109,7 +144,7 @@ def main(argv=None):
     model = kp.models.unet(pretrained=True if args.weights == "true" else args.weights)
     val, test = collect(model, "validation", args.images // 2), collect(model, "test", args.images)
     report = {}
-    for signal in ("residual", "light_difference", "consistency"):
+    for signal in ("residual", "light_difference", "consistency", "overlap_normals", "overlap_depth"):
         v = np.array([r[signal] for r in val])
         good_v = np.array([r["beats_plane"] for r in val])
         threshold = float(np.nanquantile(v[good_v], 0.95))
