@@ -242,13 +242,66 @@ def ball_normals(mask, intrinsics=None):
 
 
 def find_ball(brightness):
-    """The mask of a bright ball on a darker background: pixels brighter than the background (the median of the
-    image's border) by more than 4% of the way to the ball's brightest (99th percentile) pixels, so that its shaded
-    side, lit by ambient light only, still counts."""
+    """The mask of a ball on a plainer background (the median of the image's border). The pixels that differ from
+    the background by more than 4% of the way to the ball's brightest (99.5th percentile), brighter (its lit side)
+    or darker (a shadowed side below a grey background), isolated pixels dropped and their convex hull filled, give
+    its region; a circle fitted to the region's edge where it stands out from the background (the silhouette, not
+    the terminator, where the shading fades into the background's level) gives the ball."""
     b = np.asarray(brightness, "float64")
     border = np.concatenate([b[0], b[-1], b[:, 0], b[:, -1]])
     background, peak = np.median(border), np.percentile(b, 99.5)
-    return b > background + 0.04 * (peak - background)
+    differs = np.abs(b - background) > 0.04 * (peak - background)
+    differs &= _neighbours(differs, SQUARE) >= 5  # the pixel and at least 4 of its 8 neighbours
+    region = _hull_filled(differs)
+    edge = region & (_neighbours(region, CROSS) < 5) & (np.abs(b - background) > 0.12 * (peak - background))
+    v, u = np.nonzero(edge)
+    keep = np.ones(len(u), bool)
+    for _ in range(3):  # least-squares circle (u - cx)^2 + (v - cy)^2 = r^2, then again without the outliers
+        if keep.sum() < 12:
+            return region
+        a = np.stack([2 * u[keep], 2 * v[keep], np.ones(keep.sum())], -1)
+        (cx, cy, c), *_ = np.linalg.lstsq(a, u[keep] ** 2.0 + v[keep] ** 2.0, rcond=None)
+        r = np.sqrt(max(c + cx**2 + cy**2, 0.0))
+        keep = np.abs(np.hypot(u - cx, v - cy) - r) < 2.0
+    if not 2 < r < max(b.shape):
+        return region
+    vv, uu = np.mgrid[: b.shape[0], : b.shape[1]]
+    disc = (uu - cx) ** 2 + (vv - cy) ** 2 <= (r + 0.5) ** 2  # edge pixels' centres lie half a pixel inside
+    return region if (region & disc).sum() > 0.97 * (region | disc).sum() else disc  # a whole disc: as it is
+
+
+SQUARE = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]  # a pixel and its 8 neighbours
+CROSS = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]  # a pixel and its 4 neighbours
+
+
+def _neighbours(mask, shifts):
+    """How many of the pixels at `shifts` (dy, dx) from each pixel of `mask` (H, W) are set (outside: unset)."""
+    padded, (h, w) = np.pad(mask, 1), mask.shape
+    return sum(padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w].astype(int) for dy, dx in shifts)
+
+
+def _hull_filled(mask):
+    """The convex hull of the True pixels of `mask` (H, W), filled (pixel centres inside or on it)."""
+    v, u = np.nonzero(mask)
+    if len(u) < 3:
+        return mask
+    points = sorted(set(zip(u.tolist(), v.tolist())))
+    cross = lambda o, a, b: (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])  # noqa: E731
+    hull = []
+    for sweep in (points, points[::-1]):  # Andrew's monotone chain: lower, then upper hull
+        half = []
+        for p in sweep:
+            while len(half) >= 2 and cross(half[-2], half[-1], p) <= 0:
+                half.pop()
+            half.append(p)
+        hull += half[:-1]
+    if len(hull) < 3:
+        return mask
+    vv, uu = np.mgrid[: mask.shape[0], : mask.shape[1]]
+    inside = np.ones(mask.shape, bool)
+    for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1]):  # counter-clockwise: inside is to the left
+        inside &= (x1 - x0) * (vv - y0) - (y1 - y0) * (uu - x0) >= 0
+    return inside | mask
 
 
 def code_from_ball(image, mask=None, encoding="srgb", rim=0.9, intrinsics=None):

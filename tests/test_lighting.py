@@ -210,3 +210,17 @@ def test_a_ball_under_a_renders_lights_calibrates_that_light():
         assert L.difference(code, L.code_from_lights(s.params["lights"], s.params["ambient"])) < 0.05, lighting
         other = render(seed + 10, 112, 112, lighting="rig")
         assert L.difference(code, L.code_from_render(other)) > L.difference(code, L.code_from_render(s))
+
+
+def test_a_ball_whose_shadowed_side_matches_a_grey_background_is_still_found_whole():
+    """A side light and a grey background as bright as the ball's shadowed side: the shading fades into the
+    background there, and the ball's circle comes from its silhouette, not from the bright region."""
+    lights = {"lights": [("directional", [-0.7, 0.4, -0.56], 0.7)], "ambient": 0.17}
+    s = render_ball(0, 224, lights=lights)
+    shadowed = np.median(s.image[s.mask & (s.normals @ np.array([-0.7, 0.4, -0.56]) < 0)])
+    image = np.where(s.mask[..., None], s.image, np.uint8(shadowed))
+    found = L.find_ball(image.astype("float64").mean(-1))
+    assert (found & s.mask).sum() / (found | s.mask).sum() > 0.95
+    code = L.code_from_ball(image, encoding="linear")
+    truth = L.code_from_lights(lights["lights"], lights["ambient"], centre=s.params.get("centre"))
+    assert L.difference(code, truth) < 0.03
