@@ -31,7 +31,8 @@ def measure(model, lighting, size, exposures, images, batch=8):
     from keras_patchnet.evaluation import flat_plane
     from keras_patchnet.metrics import evaluate_maps
 
-    data = render_batch(range(SEED, SEED + images), *size, lighting=lighting)
+    encoding = getattr(model, "input_encoding", None)  # renders written as the model reads them
+    data = render_batch(range(SEED, SEED + images), *size, lighting=lighting, encoding=encoding)
     flat_depth, flat_normals = flat_plane(data["depth"], data["normals"])
     flat = evaluate_maps(data["depth"], flat_depth, data["normals"], flat_normals)["per_image"]
     cells = {}

@@ -32,10 +32,12 @@ def summarise(result):
 
 
 def evaluate_synthetic(model, num_images=64, size=224, seed=TEST_SEED, batch_size=8, lighting="rig", world="standard"):
-    """Metrics of `model` and of the flat plane on `num_images` held-out renders (seeds seed..seed+num_images-1); a
-    light-conditioned model is given each render's true light code."""
-    lit = bool(getattr(model, "light", None))
-    data = render_batch(range(seed, seed + num_images), size, size, lighting=lighting, world=world, light=lit)
+    """Metrics of `model` and of the flat plane on `num_images` held-out renders (seeds seed..seed+num_images-1),
+    written in the encoding the model reads (its `input_encoding`); a light-conditioned model is given each render's
+    true light code."""
+    lit, encoding = bool(getattr(model, "light", None)), getattr(model, "input_encoding", None)
+    seeds = range(seed, seed + num_images)
+    data = render_batch(seeds, size, size, lighting=lighting, world=world, light=lit, encoding=encoding)
     depth, normals = predict_maps(model, data["images"].astype("float32"), batch_size, data.get("light"))
     flat_depth, flat_normals = flat_plane(data["depth"], data["normals"])
     return {

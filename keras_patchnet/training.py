@@ -139,8 +139,9 @@ def _numbers(value, kind, key="value"):
         raise ValueError(f"`{key}` must be comma-separated {kind.__name__}s, e.g. '1,6'. Received: {value!r}") from None
 
 
-def _sources(cfg):
-    """(train source, validation source, test split or None) for cfg["data"]: "synthetic" or a dataset folder."""
+def _sources(cfg, encoding=None):
+    """(train source, validation source, test split or None) for cfg["data"]: "synthetic" or a dataset folder;
+    renders in `encoding` (the model's)."""
     from keras_patchnet.data import SyntheticSource, TexlessDataset
 
     if cfg["data"] == "synthetic":
@@ -156,6 +157,7 @@ def _sources(cfg):
             world=world,
             scales=_numbers(cfg["scales"], float, "scales"),
             light=bool(cfg["light"]),
+            encoding=encoding,
         )
         val = SyntheticSource(
             cfg["val_images"],
@@ -166,6 +168,7 @@ def _sources(cfg):
             lighting=light,
             world=world,
             light=bool(cfg["light"]),
+            encoding=encoding,
         )
         return train, val, None
     train, test = TexlessDataset(cfg["data"]).split(by="sequence", seed=cfg["seed"])
@@ -177,6 +180,20 @@ def _lightings(cfg):
     from keras_patchnet.data.dataset import parse_lightings
 
     return tuple(dict.fromkeys(parse_lightings(cfg["lighting"])))
+
+
+def _worlds(cfg):
+    """The distinct worlds of cfg["world"] (one, or a mixture such as "standard,physical"), in order."""
+    from keras_patchnet.data.dataset import parse_worlds
+
+    return tuple(dict.fromkeys(parse_worlds(cfg["world"])))
+
+
+def _label(world, light, size, cfg):
+    """A validation set's name in curve.csv (and, without a `size`, in metrics.json): the size for one world and
+    lighting, else what tells them apart ("rig", "physical_rig", "rig_112", ...)."""
+    parts = ([world] if len(_worlds(cfg)) > 1 else []) + ([light] if len(_lightings(cfg)) > 1 else [])
+    return "_".join(parts + ([str(size)] if size is not None and (cfg["curve_sizes"] or not parts) else []))
 
 
 def train(**kwargs):
@@ -202,7 +219,7 @@ def train(**kwargs):
     if any(size < 1 for size in sizes):
         raise ValueError(f"`curve_sizes` must be positive image sizes. Received: {cfg['curve_sizes']!r}")
     if cfg["data"] == "synthetic":
-        _lightings(cfg)  # a ValueError naming `lighting` before anything is written
+        _lightings(cfg), _worlds(cfg)  # a ValueError naming `lighting` or `world` before anything is written
     _numbers(cfg["scales"], float, "scales")  # checked here, before anything is written; the range by SyntheticSource
     if cfg["dtype_policy"] not in DTYPE_POLICIES:
         policy = cfg["dtype_policy"]
@@ -216,10 +233,11 @@ def train(**kwargs):
 
 
 def _encoding(cfg):
-    """The model's input encoding: as given, or ("auto") what the training images are: sRGB for world="physical"."""
+    """The model's input encoding: as given, or ("auto") sRGB when the physical world is among the training renders
+    (every render of the run is then written through the sRGB curve), else linear."""
     if cfg["input_encoding"] != "auto":
         return cfg["input_encoding"]
-    return "srgb" if cfg["data"] == "synthetic" and cfg["world"] == "physical" else "linear"
+    return "srgb" if cfg["data"] == "synthetic" and "physical" in _worlds(cfg) else "linear"
 
 
 def _train(cfg):
@@ -243,7 +261,7 @@ def _train(cfg):
     )
     if cfg["light"] and not model.light:  # a preset of no light: its weights, the light's channels at zero
         model = models.with_light_input(model, cfg["light"])
-    train_source, val_source, test_split = _sources(cfg)
+    train_source, val_source, test_split = _sources(cfg, model.input_encoding)
     patches = dict(mode="patches", **model.data_settings)  # the model's grid and intensity, never a copy
     # no jitter and no flips where any image is under the calibrated light (a flip would move it; see render)
     lightings = _lightings(cfg) if cfg["data"] == "synthetic" else ()
@@ -279,14 +297,13 @@ def _train(cfg):
         n = min(cfg["curve_images"], cfg["val_images"])
         sets = []
         # one set per size and per lighting of a mixture (the first is unlabelled: depth_ratio, angle_ratio)
-        for light in lightings:
+        for world, light in [(w, lt) for w in _worlds(cfg) for lt in lightings]:
             for size in _numbers(cfg["curve_sizes"], int, "curve_sizes") or (cfg["image_size"],):
-                seeds = range(VAL_SEED, VAL_SEED + n)
-                curve = render_batch(seeds, size, size, lighting=light, world=cfg["world"], light=bool(cfg["light"]))
+                seeds, encoding = range(VAL_SEED, VAL_SEED + n), model.input_encoding
+                curve = render_batch(seeds, size, size, None, light, world, bool(cfg["light"]), encoding)
                 images, codes = curve["images"].astype("float32"), curve.get("light")
-                label = str(size) if len(lightings) == 1 else f"{light}_{size}" if cfg["curve_sizes"] else light
                 predict = lambda images=images, codes=codes: predict_maps(model, images, 16, codes)  # noqa: E731
-                sets.append((label, predict, curve["depth"], curve["normals"]))
+                sets.append((_label(world, light, size, cfg), predict, curve["depth"], curve["normals"]))
         callbacks.append(validation_curve(*sets[0][1:], curve_path, more=sets[1:]))
     if cfg["time_budget"]:
         callbacks.append(time_budget(cfg["time_budget"] * 60))
@@ -313,15 +330,16 @@ def _train(cfg):
         with open(temp(os.path.join(cfg["out"], "config.json")), "w") as f:
             json.dump(model_config(model), f, indent=2, sort_keys=True)
     if test_split is None:
-        held_out = [
-            evaluate_synthetic(
-                model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=light, world=cfg["world"]
+        held_out = {
+            _label(world, light, None, cfg): evaluate_synthetic(
+                model, cfg["test_images"], cfg["image_size"], seed=TEST_SEED, lighting=light, world=world
             )
+            for world in _worlds(cfg)
             for light in lightings
-        ]
-        result = held_out[0]  # a mixture: the first lighting here, every one under "lightings"
-        if len(lightings) > 1:
-            result["lightings"] = {r["lighting"]: {k: r[k] for k in ("model", "flat_plane")} for r in held_out}
+        }
+        result = next(iter(held_out.values()))  # a mixture: the first here, every one under "lightings"
+        if len(held_out) > 1:
+            result["lightings"] = {key: {k: r[k] for k in ("model", "flat_plane")} for key, r in held_out.items()}
     else:
         result = evaluate_dataset(model, test_split)
         result.pop("per_image", None)

@@ -190,6 +190,23 @@ def test_train_then_push_round_trip(tmp_path, capsys):
         server.close()
 
 
+def test_train_on_a_mixture_of_worlds_reads_srgb_and_validates_each_world_and_lighting(tmp_path, capsys):
+    argv = [
+        *"train --model baseline --out".split(),
+        str(tmp_path),
+        *"--epochs 1 --steps 2 --batch-size 2 --image-size 40 --patch-size 32 --width 2 --val-images 1".split(),
+        *"--test-images 1 --world standard,physical --lighting fixed,rig".split(),
+    ]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert json.load(open(tmp_path / "config.json"))["input_encoding"] == "srgb"  # every render through the curve
+    (row,) = csv.DictReader(open(tmp_path / "curve.csv"))
+    for label in ("standard_rig", "physical_fixed", "physical_rig"):
+        assert float(row[f"depth_ratio_{label}"]) > 0
+    held_out = json.load(open(tmp_path / "metrics.json"))["lightings"]
+    assert sorted(held_out) == ["physical_fixed", "physical_rig", "standard_fixed", "standard_rig"]
+
+
 def test_train_stopped_by_the_time_budget_resumes_where_it_stopped(tmp_path, capsys):
     argv = [
         *"train --model baseline --out".split(),

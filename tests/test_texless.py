@@ -159,6 +159,23 @@ def test_a_mixture_of_lightings_lights_sample_i_by_entry_i_modulo_their_number()
     assert SyntheticSource(2, 32, 32, lighting=("rig", "fixed")).lightings == ("rig", "fixed")
 
 
+def test_a_mixture_of_worlds_meets_every_lighting_and_renders_in_the_encoding_asked():
+    from keras_patchnet.data import render
+
+    src = SyntheticSource(8, 32, 32, seed=2, resample=False, lighting="fixed,rig", world="standard,physical")
+    assert src.worlds == ("standard", "physical")
+    expected = [("fixed", "standard"), ("rig", "standard"), ("fixed", "physical"), ("rig", "physical")] * 2
+    for i, (light, world) in enumerate(expected):
+        image = render(np.random.default_rng([2, 0, i]), 32, 32, None, light, world).image
+        np.testing.assert_array_equal(src.load(i)["image"], image)
+    srgb = SyntheticSource(1, 32, 32, seed=2, resample=False, lighting="fixed", encoding="srgb")
+    np.testing.assert_array_equal(
+        srgb.load(0)["image"], render(np.random.default_rng([2, 0, 0]), 32, 32, None, "fixed", encoding="srgb").image
+    )
+    with pytest.raises(ValueError, match="`world` must be one of"):
+        SyntheticSource(2, 32, 32, world="standard,moon")
+
+
 @pytest.mark.parametrize("lighting", ["", "fixed,sun", "fixed,,rig", ("rig", 3), 5])
 def test_a_bad_lighting_is_refused_by_name(lighting):
     with pytest.raises(ValueError, match="`lighting` must be one of"):

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_patchnet.constants import INTENSITIES, LIGHTINGS
+from keras_patchnet.constants import INTENSITIES, LIGHTINGS, WORLDS
 from keras_patchnet.data.augment import augment as augment_sample
 from keras_patchnet.data.synthetic import render
 from keras_patchnet.lighting import code_from_render
@@ -25,7 +25,9 @@ class SyntheticSource:
         lighting: "rig", "random" or "fixed" (see `render`), or a mixture: several of them as a tuple or a
             comma-separated string ("fixed,rig,random"); sample i is lit by entry i modulo their number, so
             "fixed,fixed,rig,random" gives half the samples the calibrated light and a quarter each the others.
-        world: "standard", "wide" or "physical" (see `render`).
+        world: "standard", "wide" or "physical" (see `render`), or a mixture as for `lighting` ("standard,physical"):
+            sample i is of world entry (i // number of lightings) modulo their number, so that every lighting meets
+            every world.
         scales: None (default): every image rendered at (height, width). A pair (low, high) with 1 <= low <= high:
             multi-scale samples, as a preset with a `working_width` sees larger photos: a quarter of the samples are
             rendered at (height, width), the others at that size times a factor drawn log-uniformly from
@@ -33,6 +35,8 @@ class SyntheticSource:
             the image is float32; depth, normals and mask are the same scene rendered at (height, width).
         light: also give each sample its light's code (`"light"`, `lighting.code_from_render`), for a
             light-conditioned model (`PatchNet(light="sh9")`).
+        encoding: how the images encode brightness, "linear" or "srgb" (what the model reads: its
+            `input_encoding`); None (default): each world's own (see `render`).
     """
 
     def __init__(
@@ -47,10 +51,12 @@ class SyntheticSource:
         world="standard",
         scales=None,
         light=False,
+        encoding=None,
     ):
-        self.light = bool(light)
+        self.light, self.encoding = bool(light), encoding
         self.num_samples, self.height, self.width = int(num_samples), int(height), int(width)
-        self.lighting, self.lightings, self.world = lighting, parse_lightings(lighting), world
+        self.lighting, self.lightings = lighting, parse_lightings(lighting)
+        self.world, self.worlds = world, parse_worlds(world)
         self.seed, self.kind, self.resample, self.epoch = int(seed), kind, bool(resample), 0
         if scales is not None:
             ok = isinstance(scales, (tuple, list)) and len(scales) == 2
@@ -68,7 +74,8 @@ class SyntheticSource:
         epoch = self.epoch if self.resample else 0
         key = [self.seed, epoch, int(index)]
         lighting = self.lightings[int(index) % len(self.lightings)]
-        s = render(np.random.default_rng(key), self.height, self.width, self.kind, lighting, self.world)
+        world = self.worlds[int(index) // len(self.lightings) % len(self.worlds)]
+        s = render(np.random.default_rng(key), self.height, self.width, self.kind, lighting, world, self.encoding)
         sample = {"image": s.image, "depth": s.depth, "normals": s.normals, "mask": s.mask}
         if self.light:
             sample["light"] = code_from_render(s)
@@ -76,7 +83,7 @@ class SyntheticSource:
             factor = _draw_scale(np.random.default_rng(key + [1]), *self.scales)
             if factor != 1.0:
                 size = (round(self.height * factor), round(self.width * factor))
-                large = render(np.random.default_rng(key), *size, self.kind, lighting, self.world).image
+                large = render(np.random.default_rng(key), *size, self.kind, lighting, world, self.encoding).image
                 sample["image"] = shrink(large, (self.height, self.width))
         return sample
 
@@ -96,15 +103,25 @@ def light_channels_np(code):
 def parse_lightings(lighting):
     """A lighting or a mixture of them ("fixed,rig,random" or a tuple) -> a non-empty tuple of `LIGHTINGS` names;
     a ValueError naming `lighting` otherwise."""
-    names = lighting.split(",") if isinstance(lighting, str) else lighting
+    return _mixture(lighting, "lighting", LIGHTINGS, "fixed,rig,random")
+
+
+def parse_worlds(world):
+    """A world or a mixture of them ("standard,physical" or a tuple) -> a non-empty tuple of `WORLDS` names; a
+    ValueError naming `world` otherwise."""
+    return _mixture(world, "world", WORLDS, "standard,physical")
+
+
+def _mixture(value, name, known, example):
+    names = value.split(",") if isinstance(value, str) else value
     try:
         names = tuple(str(n).strip() for n in names)
     except TypeError:
         names = ()
-    if not names or any(n not in LIGHTINGS for n in names):
+    if not names or any(n not in known for n in names):
         raise ValueError(
-            f"`lighting` must be one of {LIGHTINGS} or a comma-separated mixture of them, e.g. 'fixed,rig,random'. "
-            f"Received: lighting={lighting!r}"
+            f"`{name}` must be one of {known} or a comma-separated mixture of them, e.g. '{example}'. "
+            f"Received: {name}={value!r}"
         )
     return names
 

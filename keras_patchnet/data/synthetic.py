@@ -347,10 +347,10 @@ def render(seed, height=224, width=224, kind=None, lighting="rig", world="standa
     return Sample(image, depth, normal_map, mask, K, params)
 
 
-def render_batch(seeds, height=224, width=224, kind=None, lighting="rig", world="standard", light=False):
+def render_batch(seeds, height=224, width=224, kind=None, lighting="rig", world="standard", light=False, encoding=None):
     """Stacks `render` over seeds: dict of images (B,H,W,3) uint8, depth (B,H,W,1), normals (B,H,W,3), mask;
-    with `light`, also each render's light code (B, 9) (`lighting.code_from_render`)."""
-    samples = [render(int(s), height, width, kind, lighting, world) for s in seeds]
+    with `light`, also each render's light code (B, 9) (`lighting.code_from_render`); `encoding` as `render`'s."""
+    samples = [render(int(s), height, width, kind, lighting, world, encoding) for s in seeds]
     extra = {}
     if light:
         from keras_patchnet.lighting import code_from_render
