@@ -55,3 +55,10 @@ def test_the_lit_start_is_told_the_set_ups_light_calibrated_from_a_ball(tmp_path
     code = kp.lighting.load_light(path)
     assert kp.lighting.difference(code, kp.lighting.code_from_render(sheet)) < 0.02
     assert kp.lighting.difference(code, kp.lighting.calibrated_code()) > 0.1  # the moved light, not the preset's
+
+
+def test_the_choice_can_read_a_validation_folder_of_its_own_with_exact_maps(tmp_path):
+    folder = bench.validation_folder(str(tmp_path), size=32)
+    data = kp.data.TexlessDataset(folder)
+    assert len(data) == 32 and len({(r.object, r.sequence) for r in data.records}) == 4
+    assert os.path.isdir(os.path.join(folder, "cloth", "normals"))
