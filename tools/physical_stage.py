@@ -3,7 +3,7 @@
 its epoch chosen on the physically based validation set (path-traced, never the test set).
 
     python tools/physical_stage.py --out runs/unet-physical-p1 [--frames 1024] [--minutes 50] [--start true]
-        [--lr LR] [--decay cosine] [--own-frames N]
+        [--lr LR] [--decay cosine] [--own-frames N] [--batch-norm train|frozen]
 
 Writes once, beside `--out`: `physical-train/` (`--frames` renders of 224², `kp.data.write_synthetic(...,
 lighting="fixed", world="physical")`, exact depth and normals) and `physical-validation/` (the calibrated-light
@@ -106,6 +106,12 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--decay", default=None, choices=["none", "cosine"], help="the rate's decay over --minutes")
     p.add_argument(
+        "--batch-norm",
+        default="train",
+        choices=["train", "frozen"],
+        help="BatchNorm learns the new world's statistics (train: as stages P1 and P2 ran) or keeps the start's",
+    )
+    p.add_argument(
         "--own-frames",
         type=int,
         default=0,
@@ -130,6 +136,7 @@ def main(argv=None):
         validation=val,
         lr=args.lr,
         decay=args.decay,
+        batch_norm=args.batch_norm,
         name="unet.physical-calibrated",
         verbose=1,
     )
