@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 # The schedule, chosen on validation frames of an unseen set-up (benchmarks/bench_finetune.py --choose, recorded
-# in docs/finetune.md): Adam at a constant rate, the whole network trained from the first step.
+# in docs/finetune.md): Adam at a constant rate, every weight trained from the first step but BatchNorm's (frozen).
 SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000, batch_norm="frozen")
 RESERVE_SECONDS = 5.0  # kept back from a time budget for writing the run folder
 CURVE_FILE = "curve.csv"

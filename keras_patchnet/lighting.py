@@ -282,10 +282,14 @@ def _neighbours(mask, shifts):
 
 def _hull_filled(mask):
     """The convex hull of the True pixels of `mask` (H, W), filled (pixel centres inside or on it)."""
-    v, u = np.nonzero(mask)
-    if len(u) < 3:
+    rows = np.nonzero(mask.any(1))[0]
+    if len(rows) == 0:
         return mask
-    points = sorted(set(zip(u.tolist(), v.tolist())))
+    first, last = mask[rows].argmax(1), mask.shape[1] - 1 - mask[rows, ::-1].argmax(1)
+    # each row's outermost pixels hold the hull's corners: 2 H points, not every pixel of a large photo's ball
+    points = sorted(set(zip(first.tolist(), rows.tolist())) | set(zip(last.tolist(), rows.tolist())))
+    if len(points) < 3:
+        return mask
     cross = lambda o, a, b: (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])  # noqa: E731
     hull = []
     for sweep in (points, points[::-1]):  # Andrew's monotone chain: lower, then upper hull
@@ -297,11 +301,14 @@ def _hull_filled(mask):
         hull += half[:-1]
     if len(hull) < 3:
         return mask
-    vv, uu = np.mgrid[: mask.shape[0], : mask.shape[1]]
-    inside = np.ones(mask.shape, bool)
+    top, bottom, left, right = rows[0], rows[-1] + 1, first.min(), last.max() + 1  # only the bounding box is tested
+    vv, uu = np.mgrid[top:bottom, left:right]
+    inside = np.ones(vv.shape, bool)
     for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1]):  # counter-clockwise: inside is to the left
         inside &= (x1 - x0) * (vv - y0) - (y1 - y0) * (uu - x0) >= 0
-    return inside | mask
+    filled = mask.copy()
+    filled[top:bottom, left:right] |= inside
+    return filled
 
 
 def code_from_ball(image, mask=None, encoding="srgb", rim=0.9, intrinsics=None):
