@@ -111,6 +111,7 @@ def test_predict_on_a_folder_and_the_shipped_sample(tiny_folder, image_file, tmp
         (["predict", "{image}", "--weights", "unet.nonexistent"], "Unknown pretrained weights"),
         (["evaluate", "missing_dir"], "Dataset folder not found"),
         (["train", "--data", "missing_dir"], "--data must be"),
+        (["train", "--world", "standard,moon", "--out", "{empty_dir}/w"], "`world` must be one of"),
         (["push", "{empty_dir}", "user/repo"], "has no config.json"),
     ],
 )

@@ -37,7 +37,7 @@ def run(args):
         raise CLIError(f'--data must be "synthetic" or a dataset folder. No such folder: {options["data"]}')
     try:
         result = recipe(**options, verbose=1)
-    except DataError as e:
+    except (DataError, ValueError) as e:  # a bad option (e.g. --world standard,moon) is named in one line
         raise CLIError(str(e)) from None
     print(json.dumps({k: result[k] for k in ("model", "flat_plane")}, indent=2))
     print(f"Wrote model.weights.h5, config.json, metrics.json and log.csv to {os.path.abspath(args.out)}")
