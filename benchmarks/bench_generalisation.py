@@ -82,7 +82,8 @@ def main(argv=None):
     from keras_patchnet import hub, models, presets
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--presets", nargs="+", default=presets.list_pretrained())
+    unlit = [n for n in presets.list_pretrained() if not presets.PRESETS[n]["config"].get("light")]
+    p.add_argument("--presets", nargs="+", default=unlit, help="default: those that take no light (bench_lit.py)")
     p.add_argument("--images", type=int, default=32)
     p.add_argument("--lightings", nargs="+", default=list(LIGHTINGS))
     p.add_argument("--sizes", nargs="+", default=[f"{h}x{w}" for h, w in SIZES])

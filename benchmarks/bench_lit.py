@@ -1,6 +1,6 @@
 """A light-conditioned preset (`PatchNet(light="sh9")`) on held-out renders, told the light three ways.
 
-    python benchmarks/bench_lit.py --weights RUN_OR_PRESET [--images 64] [--size 224] [--json out.json]
+    python benchmarks/bench_lit.py --weights RUN_OR_PRESET [--images 64] [--size 224] [--json out.json] [--write]
 
 For each lighting (fixed, rig, random) and `--images` held-out renders (seeds from TEST_SEED + 20_000, never used
 in training or for a choice): depth MAE and mean angle as ratios to the flat plane's (below 1 beats the plane),
@@ -11,12 +11,15 @@ with the light given as
 - "wrong": the true code of another image of the same lighting (what a mistaken light.json costs);
 and, for the true code, per angle of the dominant light from the camera axis (a light straight from the camera
 cannot tell a fold from its inside-out twin). A benchmark: its figures describe a preset, never choose one.
+`--write` (a shipped preset only) puts the table into its metadata.json, card and README (tools/sync_presets.py).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -95,6 +98,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--lightings", nargs="+", default=["fixed", "rig", "random"])
     p.add_argument("--json", default=None)
+    p.add_argument("--write", action="store_true", help="write the table into the preset's metadata and card")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_patchnet import models
@@ -104,6 +108,10 @@ def main(argv=None):
     if not model.light:
         raise SystemExit(f"--weights {args.weights} takes no light: this benchmark is for light-conditioned presets")
     result = {"weights": args.weights, "images": args.images, "size": args.size, "seed": SEED, "lightings": {}}
+    result["date"] = time.strftime("%Y-%m-%d")
+    result["command"] = (
+        f"python benchmarks/bench_lit.py --weights {args.weights} --images {args.images} --size {args.size}"
+    )
     print("| lighting | true code | ball code | wrong code | ball vs true light |\n|---|---|---|---|---|")
     for lighting in args.lightings:
         r = result["lightings"][lighting] = measure(model, lighting, args.images, args.size)
@@ -119,7 +127,27 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
+    if args.write:
+        write(args.weights, result)
     return result
+
+
+def write(weights, result):
+    """The result into shipped preset `weights`' metadata.json, then its card and the README."""
+    from keras_patchnet import hub
+    from keras_patchnet.constants import parse_weights
+
+    name = hub.resolve_preset("unet", parse_weights(weights))
+    folder = hub.local_preset_folder(name)
+    with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
+        metadata = json.load(f)
+    metadata["lit"] = result
+    hub.write_metadata(folder, metadata)
+    spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    for written in sync.sync():
+        print("wrote", written)
 
 
 if __name__ == "__main__":

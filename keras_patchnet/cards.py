@@ -147,6 +147,27 @@ def physical_markdown(result, brief=False):
     return "\n".join([note, ""] + lines)
 
 
+def lit_markdown(result):
+    """The table of `benchmarks/bench_lit.py --write`: a light-conditioned preset on held-out renders per lighting,
+    told the light three ways (the render's true code, a code calibrated from a rendered ball, another image's)."""
+    lines = [
+        "| lighting | true code | ball code | wrong code (another image's) |",
+        "|---|---|---|---|",
+    ]
+    for lighting, r in result["lightings"].items():
+        cells = [
+            f"{r[k]['depth_ratio']:.2f} / {r[k]['angle_ratio']:.2f} ({100 * r[k]['beats_plane']:.0f}%)"
+            for k in ("true", "ball", "wrong")
+        ]
+        lines.append(f"| {lighting} | " + " | ".join(cells) + " |")
+    note = (
+        f"_Ratios to the flat plane, depth MAE / mean angle (below 1 beats the plane), and in brackets the share of "
+        f"images whose depth MAE beats the plane's; {result['images']} held-out renders of {result['size']}² a row, "
+        f"the light given as a code; measured by `{result['command']}` on {result['date']}._"
+    )
+    return "\n".join([note, ""] + lines)
+
+
 def _metrics_markdown(metrics):
     if not metrics:
         return "Not measured."
@@ -176,6 +197,9 @@ def model_card(metadata):
             f"\n## Generalisation\n\n<!-- generalisation:{name} -->\n"
             f"{generalisation_markdown(metadata['generalisation'])}\n<!-- end generalisation:{name} -->\n"
         )
+    if metadata.get("lit"):
+        table = lit_markdown(metadata["lit"])
+        card += f"\n## Under other lights\n\n<!-- lit:{name} -->\n{table}\n<!-- end lit:{name} -->\n"
     if metadata.get("physical"):
         card += (
             f"\n## On the physically based test set\n\n<!-- physical:{name} -->\n"

@@ -18,6 +18,7 @@ from keras_patchnet.cards import (  # noqa: F401  (the card helpers, also reache
     command_line,
     generalisation_markdown,
     input_contract,
+    lit_markdown,
     model_card,
     physical_markdown,
 )
@@ -275,9 +276,10 @@ def model_config(model):
     return config
 
 
-def save_preset(model, folder, name=None, metadata=None, golden_images=None):
+def save_preset(model, folder, name=None, metadata=None, golden_images=None, golden_light=None):
     """Writes a preset folder laid out as its Hub repository: config.json, model.weights.h5, metadata.json,
-    README.md (model card, from the metadata) and, with `golden_images`, golden.npz (inputs and outputs for tests).
+    README.md (model card, from the metadata) and, with `golden_images`, golden.npz (inputs and outputs for tests;
+    a light-conditioned model also needs `golden_light`, their (B, 9) light codes, stored as "light").
 
     `metadata` (all optional): "license", "input_contract", "training" (a text, or {"data", "hardware", "time",
     "stages": [{"script", "args"}]}), "evaluation" ({"script", "args"}: the command that measured "metrics"),
@@ -308,10 +310,15 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None):
             json.dump(config, f, indent=2, sort_keys=True)
         model.save_weights(temp(os.path.join(folder, WEIGHTS_FILE)))
         if golden_images is not None:
-            out = model.predict_on_batch(golden_images)
+            if bool(getattr(model, "light", None)) != (golden_light is not None):
+                raise ValueError("`golden_light` must be given exactly when the model is light-conditioned")
+            inputs = (
+                {"images": golden_images} if golden_light is None else {"images": golden_images, "light": golden_light}
+            )
+            out = model.predict_on_batch(inputs if golden_light is not None else golden_images)
             np.savez_compressed(
                 temp(os.path.join(folder, "golden.npz")),
-                images=golden_images,
+                **inputs,
                 depth=np.asarray(out["depth"]),
                 normals=np.asarray(out["normals"]),
             )
@@ -334,6 +341,7 @@ def push_to_hub(
     name=None,
     metadata=None,
     golden_images=None,
+    golden_light=None,
     token=None,
     endpoint=None,
     private=False,
@@ -347,6 +355,6 @@ def push_to_hub(
 
     api = HfApi(endpoint=endpoint, token=token)
     with tempfile.TemporaryDirectory() as folder:
-        save_preset(model, folder, name=name, metadata=metadata, golden_images=golden_images)
+        save_preset(model, folder, name=name, metadata=metadata, golden_images=golden_images, golden_light=golden_light)
         api.create_repo(repo_id, private=private, exist_ok=True)
         return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message)

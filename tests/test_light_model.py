@@ -1,6 +1,8 @@
 """A light-conditioned `PatchNet(light="sh9")`: the light code's channels (`ops.light`) against NumPy, their
 gradient and scale invariance; the model's dict input, its one-line errors, streaming, saving, presets and export."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from keras_patchnet.ops.light import check_light, light_channels, reference_norm
 from tests.helpers import check_gradient, layer_roundtrip, to_numpy
 
 LEFT = code_from_lights([("directional", [-0.6, 0.1, -1.0], 0.9)], 0.1)
+LIT_ROWS = ("true", "ball", "wrong")
 RIGHT = code_from_lights([("directional", [0.6, -0.1, -1.0], 0.9)], 0.1)
 
 
@@ -105,10 +108,27 @@ def test_save_load_and_preset_keep_the_light(lit, tmp_path):
     assert loaded.light == "sh9"
     np.testing.assert_allclose(loaded.predict_on_batch(x)["normals"], want["normals"], atol=1e-6)
     assert hub.model_config(model)["light"] == "sh9" and "light" not in hub.model_config(models.unet(patch_size=32))
-    hub.save_preset(model, str(tmp_path / "preset"), name="unet.test-lit")
-    preset = models.unet(pretrained=str(tmp_path / "preset"))
+    lit_table = {
+        "images": 2,
+        "size": 48,
+        "command": "python benchmarks/bench_lit.py --weights unet.test-lit",
+        "date": "2026-01-01",
+        "lightings": {"rig": {k: {"depth_ratio": 0.5, "angle_ratio": 0.25, "beats_plane": 1.0} for k in LIT_ROWS}},
+    }
+    folder = str(tmp_path / "preset")
+    hub.save_preset(
+        model, folder, name="unet.test-lit", golden_images=images, golden_light=light, metadata={"lit": lit_table}
+    )
+    preset = models.unet(pretrained=folder)
     assert preset.light == "sh9" and preset.intensity == "image"
     np.testing.assert_allclose(preset.predict_on_batch(x)["depth"], want["depth"], atol=1e-6)
+    golden = np.load(os.path.join(folder, "golden.npz"))
+    np.testing.assert_allclose(golden["light"], light)
+    np.testing.assert_allclose(golden["depth"], want["depth"], atol=1e-6)
+    card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
+    assert "| rig | 0.50 / 0.25 (100%) | 0.50 / 0.25 (100%) | 0.50 / 0.25 (100%) |" in card
+    with pytest.raises(ValueError, match="`golden_light` must be given exactly when"):
+        hub.save_preset(model, str(tmp_path / "no-light"), golden_images=images)
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="SavedModel export needs the TensorFlow backend")

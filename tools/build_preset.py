@@ -114,6 +114,11 @@ def main(argv=None):
         help="how images are brought to the training width (PatchNet's working_interpolation; nearest: chosen on "
         "validation renders, where it kept the native-scale ratios at 224-448 px and bilinear lost 0.06-0.13)",
     )
+    p.add_argument(
+        "--lighting",
+        default=None,
+        help="the held-out renders' lighting of the headline figures (default: the run's held-out split's)",
+    )
     args = p.parse_args(argv)
 
     with open(os.path.join(args.run, "metrics.json")) as f:
@@ -145,7 +150,7 @@ def main(argv=None):
         recipes = [_recipe(run) for run in args.earlier] + [recipe]
         stages = [_stage(r, staged=len(recipes) > 1) for r in recipes]
     seeds = ", ".join(str(s["args"].get("seed", recipe["seed"])) for s in stages)
-    size, lighting = metrics["image_size"], metrics.get("lighting", "rig")  # the held-out split's (a mixture's first)
+    size, lighting = metrics["image_size"], args.lighting or metrics.get("lighting", "rig")  # held-out split's
     trained_lighting = recipe.get("lighting", lighting)  # one lighting or a mixture, "fixed,rig,random"
     # measured again on the model as shipped (its grid may differ from the run's), by the card's command
     measured = evaluate_synthetic(model, metrics["num_images"], size, seed=TEST_SEED, lighting=lighting)
@@ -192,12 +197,14 @@ def main(argv=None):
         working_interpolation=config.get("working_interpolation", "bilinear"),
         encoding=config.get("input_encoding", "linear"),
     )
-    golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting)["images"]
+    lit = bool(config.get("light"))  # a light-conditioned preset's golden outputs keep the renders' light codes
+    golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting, light=lit)
     hub.save_preset(
         model,
         folder,
         name=args.name,
-        golden_images=golden,
+        golden_images=golden["images"],
+        golden_light=golden.get("light"),
         metadata={
             "repo_id": f"keras-patchnet/{args.name}",
             "input_contract": input_contract,

@@ -41,6 +41,8 @@ def main(argv=None):
         "",
     ]
     for name in presets.list_pretrained():
+        if presets.PRESETS[name]["config"].get("light"):  # told the light: benchmarks/bench_lit.py
+            continue
         arch = presets.PRESETS[name]["arch"]
         model = models.create_model(arch, pretrained=name)
         lines += [f"## `{name}`", ""]

@@ -103,6 +103,10 @@ def expected():
             page = splice(page, start, end, body, name)
             if start in readme:  # the default's table, where the README shows it
                 readme = splice(readme, start, end, body, name)
+        if m.get("lit"):
+            start, end = f"<!-- lit:{name} -->\n", f"\n<!-- end lit:{name} -->"
+            if start in readme:
+                readme = splice(readme, start, end, hub.lit_markdown(m["lit"]), name)
         if m.get("physical"):
             start, end = f"<!-- physical:{name} -->\n", f"\n<!-- end physical:{name} -->"
             if start in readme:
