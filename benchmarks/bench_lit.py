@@ -29,8 +29,8 @@ SEED = 1_000_000_007 + 20_000  # TEST_SEED + 20_000
 ANGLES = (0, 15, 30, 45, 90)  # bins of the dominant light's angle from the camera axis, degrees
 
 
-def codes(samples):
-    """(true, ball) codes (N, 9) of rendered samples."""
+def codes(samples, encoding="linear"):
+    """(true, ball) codes (N, 9) of rendered samples; the ball photographed in `encoding`, as the sheets were."""
     from keras_patchnet import lighting
     from keras_patchnet.data.ball import render_ball
 
@@ -38,8 +38,9 @@ def codes(samples):
     for k, s in enumerate(samples):
         true.append(lighting.code_from_render(s))
         distance = float(s.depth[s.mask].mean()) if s.mask.any() else 1.2
-        photo = render_ball(k, 160, distance=distance, lights={key: s.params[key] for key in ("lights", "ambient")})
-        ball.append(lighting.code_from_ball(photo.image, photo.mask, encoding="linear"))
+        lights = {key: s.params[key] for key in ("lights", "ambient")}
+        photo = render_ball(k, 160, distance=distance, lights=lights, encoding=encoding)
+        ball.append(lighting.code_from_ball(photo.image, photo.mask, encoding=encoding))
     return np.stack(true).astype("float32"), np.stack(ball).astype("float32")
 
 
@@ -71,13 +72,14 @@ def measure(model, lighting, images, size):
     from keras_patchnet import lighting as L
     from keras_patchnet.data import render
 
-    samples = [render(SEED + i, size, size, lighting=lighting) for i in range(images)]
+    encoding = getattr(model, "input_encoding", "linear")  # renders written as the model reads them
+    samples = [render(SEED + i, size, size, lighting=lighting, encoding=encoding) for i in range(images)]
     data = {
         "images": np.stack([s.image for s in samples]),
         "depth": np.stack([s.depth for s in samples])[..., None],
         "normals": np.stack([s.normals for s in samples]),
     }
-    true, ball = codes(samples)
+    true, ball = codes(samples, encoding)
     result = {"ball_code_difference": round(float(np.mean([L.difference(t, b) for t, b in zip(true, ball)])), 4)}
     rows = {}
     for name, light in (("true", true), ("ball", ball), ("wrong", np.roll(true, 1, axis=0))):

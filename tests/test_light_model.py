@@ -223,8 +223,10 @@ def test_bench_lit_runs_small_and_reproducibly(tiny_folder, tmp_path):
     )
     argv = ["--weights", lit, "--images", "3", "--size", "48", "--lightings", "rig"]
     first = bench_lit.main([*argv, "--json", str(tmp_path / "lit.json")])["lightings"]["rig"]
-    again = bench_lit.main(argv)["lightings"]["rig"]
+    result = bench_lit.main(argv)
+    again = result["lightings"]["rig"]
     assert first == again and 0 <= first["ball_code_difference"] < 0.1
+    assert hub.lit_markdown(result).splitlines()[-1].startswith("| rig | ")  # the card's table of --write
     for name in ("true", "ball", "wrong"):
         assert (
             first[name]["images"] == 3 and np.isfinite([first[name]["depth_ratio"], first[name]["angle_ratio"]]).all()

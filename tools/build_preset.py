@@ -119,6 +119,12 @@ def main(argv=None):
         default=None,
         help="the held-out renders' lighting of the headline figures (default: the run's held-out split's)",
     )
+    p.add_argument(
+        "--input-encoding",
+        choices=["srgb", "linear"],
+        default=None,
+        help="how the preset reads its pixels, if not as the run did (srgb: it linearises 8-bit photos first)",
+    )
     args = p.parse_args(argv)
 
     with open(os.path.join(args.run, "metrics.json")) as f:
@@ -126,6 +132,8 @@ def main(argv=None):
     with open(os.path.join(args.run, "config.json")) as f:
         config = json.load(f)
     grid = {} if args.min_overlap is None else {"min_overlap": args.min_overlap}
+    if args.input_encoding:
+        grid["input_encoding"] = args.input_encoding
     recipe = metrics["recipe"]
     width = config.get("working_width") or int(recipe["image_size"])  # the preset works at its training scale
     model = models.create_model(
@@ -198,7 +206,8 @@ def main(argv=None):
         encoding=config.get("input_encoding", "linear"),
     )
     lit = bool(config.get("light"))  # a light-conditioned preset's golden outputs keep the renders' light codes
-    golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting, light=lit)
+    encoding = config.get("input_encoding", "linear")  # renders in the encoding the preset reads
+    golden = render_batch([TEST_SEED, TEST_SEED + 1], size, size, lighting=lighting, light=lit, encoding=encoding)
     hub.save_preset(
         model,
         folder,
