@@ -147,9 +147,10 @@ def physical_markdown(result, brief=False):
     return "\n".join([note, ""] + lines)
 
 
-def lit_markdown(result):
+def lit_markdown(result, brief=False):
     """The table of `benchmarks/bench_lit.py --write`: a light-conditioned preset on held-out renders per lighting,
-    told the light three ways (the render's true code, a code calibrated from a rendered ball, another image's)."""
+    told the light three ways (the render's true code, a code calibrated from a rendered ball, another image's);
+    unless `brief`, then the true code's figures by the angle of the dominant light from the camera axis."""
     lines = [
         "| lighting | true code | ball code | wrong code (another image's) |",
         "|---|---|---|---|",
@@ -165,7 +166,18 @@ def lit_markdown(result):
         f"images whose depth MAE beats the plane's; {result['images']} held-out renders of {result['size']}² a row, "
         f"the light given as a code; measured by `{result['command']}` on {result['date']}._"
     )
-    return "\n".join([note, ""] + lines)
+    if brief:
+        return "\n".join([note, ""] + lines)
+    bins = list(next(iter(result["lightings"].values()))["true_by_angle"])
+    angles = ["", "True code, by the angle of the dominant light from the camera axis (images in brackets):", ""]
+    angles += ["| lighting | " + " | ".join(f"{b}°" for b in bins) + " |", "|---|" + "---|" * len(bins)]
+    for lighting, r in result["lightings"].items():
+        cells = [
+            f"{c['depth_ratio']:.2f} / {c['angle_ratio']:.2f} ({c['images']})" if c else "-"
+            for c in (r["true_by_angle"][b] for b in bins)
+        ]
+        angles.append(f"| {lighting} | " + " | ".join(cells) + " |")
+    return "\n".join([note, ""] + lines + angles)
 
 
 def _metrics_markdown(metrics):

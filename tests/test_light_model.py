@@ -113,7 +113,12 @@ def test_save_load_and_preset_keep_the_light(lit, tmp_path):
         "size": 48,
         "command": "python benchmarks/bench_lit.py --weights unet.test-lit",
         "date": "2026-01-01",
-        "lightings": {"rig": {k: {"depth_ratio": 0.5, "angle_ratio": 0.25, "beats_plane": 1.0} for k in LIT_ROWS}},
+        "lightings": {
+            "rig": {
+                **{k: {"depth_ratio": 0.5, "angle_ratio": 0.25, "beats_plane": 1.0} for k in LIT_ROWS},
+                "true_by_angle": {"0-15": None, "15-90": {"depth_ratio": 0.5, "angle_ratio": 0.25, "images": 2}},
+            }
+        },
     }
     folder = str(tmp_path / "preset")
     hub.save_preset(
@@ -127,6 +132,7 @@ def test_save_load_and_preset_keep_the_light(lit, tmp_path):
     np.testing.assert_allclose(golden["depth"], want["depth"], atol=1e-6)
     card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
     assert "| rig | 0.50 / 0.25 (100%) | 0.50 / 0.25 (100%) | 0.50 / 0.25 (100%) |" in card
+    assert "| rig | - | 0.50 / 0.25 (2) |" in card  # by the light's angle from the camera axis
     with pytest.raises(ValueError, match="`golden_light` must be given exactly when"):
         hub.save_preset(model, str(tmp_path / "no-light"), golden_images=images)
 
@@ -226,7 +232,8 @@ def test_bench_lit_runs_small_and_reproducibly(tiny_folder, tmp_path):
     result = bench_lit.main(argv)
     again = result["lightings"]["rig"]
     assert first == again and 0 <= first["ball_code_difference"] < 0.1
-    assert hub.lit_markdown(result).splitlines()[-1].startswith("| rig | ")  # the card's table of --write
+    assert hub.lit_markdown(result, brief=True).splitlines()[-1].startswith("| rig | ")  # the README's table
+    assert hub.lit_markdown(result).splitlines()[-1].startswith("| rig | ")  # the card's, by angle
     for name in ("true", "ball", "wrong"):
         assert (
             first[name]["images"] == 3 and np.isfinite([first[name]["depth_ratio"], first[name]["angle_ratio"]]).all()

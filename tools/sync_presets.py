@@ -106,7 +106,7 @@ def expected():
         if m.get("lit"):
             start, end = f"<!-- lit:{name} -->\n", f"\n<!-- end lit:{name} -->"
             if start in readme:
-                readme = splice(readme, start, end, hub.lit_markdown(m["lit"]), name)
+                readme = splice(readme, start, end, hub.lit_markdown(m["lit"], brief=True), name)
         if m.get("physical"):
             start, end = f"<!-- physical:{name} -->\n", f"\n<!-- end physical:{name} -->"
             if start in readme:
