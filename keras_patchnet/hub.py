@@ -192,7 +192,8 @@ def load_weights(model, weights, label):
     try:
         model.load_weights(weights)
     except Exception as e:  # h5py and Keras raise several types for bad files and shape mismatches
-        raise WeightsError(f"Cannot load the weights of {label} into {model.name}: {e}") from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0].rstrip(".:")  # Keras lists every layer after
+        raise WeightsError(f"Cannot load the weights of {label} into {model.name}: {first}") from None
     return model
 
 

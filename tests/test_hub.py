@@ -153,6 +153,11 @@ def test_mismatching_or_corrupt_local_weights_are_refused(tmp_path):
         models.unet(pretrained=folder)
     with pytest.raises(hub.WeightsError, match=r"Cannot load the weights of file .* into patchnet_baseline"):
         models.baseline(pretrained=os.path.join(folder, "model.weights.h5"))  # default width 8: shapes differ
+    net = models.unet(patch_size=32, width=2)
+    net.patch_model.save_weights(str(tmp_path / "patch.weights.h5"))  # the patch network alone, as a backup holds
+    with pytest.raises(hub.WeightsError) as e:
+        models.unet(pretrained=str(tmp_path / "patch.weights.h5"), patch_size=32, width=2)
+    assert "objects could not be loaded" in str(e.value) and "\n" not in str(e.value)  # one line, not every layer
     with open(os.path.join(folder, "model.weights.h5"), "wb") as f:
         f.write(b"garbage")
     with pytest.raises(hub.WeightsError, match=r"model\.weights\.h5 is corrupt \(its sha256 differs"):
