@@ -13,14 +13,27 @@ ENCODING_TEXT = {
 }
 
 
-def input_contract(intensity, trained_on=None, working_width=None, working_interpolation="bilinear", encoding="linear"):
-    """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), what the intensity
-    mode makes of exposure and range, and, when given, the training condition `trained_on` (its scale and light)."""
+LIGHT_TEXT = (
+    "It is told each image's light: the input is a dict {'images', 'mask' (optional), 'light'}, 'light' (B, 9) "
+    "float32, the order-2 spherical-harmonic code of the light on a Lambertian surface in the OpenCV camera frame "
+    "(keras_patchnet.lighting; any scale), as `keras-patchnet calibrate` writes it to light.json from one photo "
+    "of a matte ball in the set-up. "
+)
+
+
+def input_contract(
+    intensity, trained_on=None, working_width=None, working_interpolation="bilinear", encoding="linear", light=None
+):
+    """The input contract of a preset's card: how each dtype is read (`PatchNet`'s docstring), the light code a
+    light-conditioned preset takes (`light`), what the intensity mode makes of exposure and range, and, when given,
+    the training condition `trained_on` (its scale and light)."""
     text = (
         "RGB images (B, H, W, 3), any size, with an optional foreground mask (B, H, W, 1) (1 surface, 0 "
         "background). uint8 is read as is (0-255); uint16 is scaled by 255 / 65535; other integers and floats "
         "are read on the 0-255 scale; bool is refused; NaN or inf pixels are read as background. "
     )
+    if light:
+        text += LIGHT_TEXT
     if intensity == "none":
         text += (
             "This preset reads absolute brightness (intensity='none'): multiply a [0, 1] float image by 255 "
@@ -31,7 +44,9 @@ def input_contract(intensity, trained_on=None, working_width=None, working_inter
             f"Brightness is normalised (intensity={intensity!r}), so a global exposure or range change does not matter."
         )
     text += ENCODING_TEXT[encoding]
-    if trained_on:
+    if trained_on and light:
+        text += f" Trained on {trained_on}, each render told its own light."
+    elif trained_on:
         text += f" Trained on {trained_on}; other lights are outside what it was trained for."
     if working_width:
         how = (

@@ -297,7 +297,11 @@ def save_preset(model, folder, name=None, metadata=None, golden_images=None, gol
         "license": given.pop("license", "apache-2.0"),
         "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         "input_contract": given.pop("input_contract", None)
-        or input_contract(getattr(model, "intensity", "patch"), encoding=getattr(model, "input_encoding", "linear")),
+        or input_contract(
+            getattr(model, "intensity", "patch"),
+            encoding=getattr(model, "input_encoding", "linear"),
+            light=getattr(model, "light", None),
+        ),
         "training": given.pop("training", "Not recorded."),
         "evaluation": given.pop("evaluation", None),
         "metrics": given.pop("metrics", {}),

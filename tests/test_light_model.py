@@ -133,6 +133,7 @@ def test_save_load_and_preset_keep_the_light(lit, tmp_path):
     card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
     assert "| rig | 0.50 / 0.25 (100%) | 0.50 / 0.25 (100%) | 0.50 / 0.25 (100%) |" in card
     assert "| rig | - | 0.50 / 0.25 (2) |" in card  # by the light's angle from the camera axis
+    assert "'light' (B, 9)" in card and "calibrate" in card  # the card's input contract names the light input
     with pytest.raises(ValueError, match="`golden_light` must be given exactly when"):
         hub.save_preset(model, str(tmp_path / "no-light"), golden_images=images)
 

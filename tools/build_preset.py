@@ -204,6 +204,7 @@ def main(argv=None):
         working_width=config["working_width"],
         working_interpolation=config.get("working_interpolation", "bilinear"),
         encoding=config.get("input_encoding", "linear"),
+        light=config.get("light"),
     )
     lit = bool(config.get("light"))  # a light-conditioned preset's golden outputs keep the renders' light codes
     encoding = config.get("input_encoding", "linear")  # renders in the encoding the preset reads
