@@ -14,6 +14,7 @@ import argparse
 import datetime
 import json
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,23 +60,12 @@ def measure(model, lighting, size, exposures, images, batch=8):
 def write(name, result):
     """Stores the result in the preset's metadata.json (where the preset is installed or checked out) and remakes
     its card and the README's tables from it (tools/sync_presets.py)."""
-    import importlib.util
+    sys.path.insert(0, ROOT)
+    from tools.sync_presets import record
 
-    from keras_patchnet import hub
-
-    folder = hub.local_preset_folder(name)
-    if folder is None:
-        print(f"{name}: no local folder to write into (only a preset installed or in weights/ is written)")
-        return
-    with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
-        metadata = json.load(f)
     rows = [{**row, "cells": [{k: round(v, 4) for k, v in c.items()} for c in row["cells"]]} for row in result["rows"]]
-    metadata["generalisation"] = {k: v for k, v in {**result, "rows": rows}.items() if k != "preset"}
-    hub.write_metadata(folder, metadata)
-    spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))
-    sync = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sync)
-    sync.sync()
+    if record(name, "generalisation", {k: v for k, v in {**result, "rows": rows}.items() if k != "preset"}) is None:
+        print(f"{name}: no local folder to write into (only a preset installed or in weights/ is written)")
 
 
 def main(argv=None):

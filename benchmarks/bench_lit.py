@@ -15,7 +15,6 @@ cannot tell a fold from its inside-out twin). A benchmark: its figures describe 
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -138,17 +137,9 @@ def write(weights, result):
     """The result into shipped preset `weights`' metadata.json, then its card and the README."""
     from keras_patchnet import hub
     from keras_patchnet.constants import parse_weights
+    from tools.sync_presets import record
 
-    name = hub.resolve_preset("unet", parse_weights(weights))
-    folder = hub.local_preset_folder(name)
-    with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
-        metadata = json.load(f)
-    metadata["lit"] = result
-    hub.write_metadata(folder, metadata)
-    spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))
-    sync = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sync)
-    for written in sync.sync():
+    for written in record(hub.resolve_preset("unet", parse_weights(weights)), "lit", result) or []:
         print("wrote", written)
 
 

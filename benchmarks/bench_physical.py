@@ -164,8 +164,6 @@ def grouped(rows):
 
 def write(args):
     """Both readings of the preset's input on the test split, into its metadata.json, then the cards and README."""
-    import importlib.util
-
     from keras_patchnet import hub, models, presets
     from keras_patchnet.constants import parse_weights
 
@@ -188,16 +186,9 @@ def write(args):
             for group, members in columns[own]
         ],
     }
-    folder = hub.local_preset_folder(name)
-    path = os.path.join(folder, "metadata.json")
-    with open(path, encoding="utf-8") as f:
-        metadata = json.load(f)
-    metadata["physical"] = result
-    hub.write_metadata(folder, metadata)
-    spec = importlib.util.spec_from_file_location("sync_presets", os.path.join(ROOT, "tools", "sync_presets.py"))
-    sync = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sync)
-    for written in sync.sync():
+    from tools.sync_presets import record
+
+    for written in record(name, "physical", result) or []:
         print("wrote", written)
     print(hub.physical_markdown(result))
     return result

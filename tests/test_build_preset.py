@@ -125,3 +125,22 @@ def test_a_changed_metadata_file_is_found_out_of_date(tmp_path, monkeypatch):
     monkeypatch.setattr(sync, "ROOTS", (str(tmp_path), *sync.ROOTS))
     stale = sync.sync(write=False)
     assert os.path.join(str(copy), "README.md") in stale and presets.TABLE in stale and sync.README in stale
+
+
+def test_a_benchmark_records_its_table_into_the_preset_metadata(tmp_path, monkeypatch):
+    """`record` (the benchmarks' --write) stores one entry of metadata.json, rewrites the card from it, then syncs."""
+    sync = load_tool("sync_presets")
+    name, folder = next(iter(sync.preset_folders().items()))
+    copy = tmp_path / name
+    copy.mkdir()
+    for f in ("config.json", "model.weights.h5", "metadata.json", "README.md"):
+        (copy / f).write_bytes(open(os.path.join(folder, f), "rb").read())
+    monkeypatch.setattr(sync.hub, "local_preset_folder", lambda n: str(copy) if n == name else None)
+    monkeypatch.setattr(sync, "sync", lambda: ["synced"])
+    table = {"date": "2026-01-01", "command": "python benchmarks/bench_physical.py --write", "columns": ["srgb"]}
+    table["rows"] = [{"group": "all", "images": 4, "cells": {"srgb": {"depth_ratio": 0.5, "angle_ratio": 0.25}}}]
+    table["rows"][0]["cells"]["srgb"]["beats_plane"] = 1.0
+    assert sync.record(name, "physical", table) == ["synced"]
+    assert sync.read_metadata(str(copy))["physical"] == table
+    assert "| all | 4 | 0.50 / 0.25 (100%) |" in (copy / "README.md").read_text(encoding="utf-8")
+    assert sync.record("unet.not-here", "physical", table) is None

@@ -43,6 +43,18 @@ def read_metadata(folder):
         return json.load(f)
 
 
+def record(name, key, value):
+    """Stores `value` as `key` of preset `name`'s metadata.json (where it is installed or checked out), then remakes
+    every copy of the metadata (the benchmarks' `--write`); returns the paths written, None if no local folder."""
+    folder = hub.local_preset_folder(name)
+    if folder is None:
+        return None
+    metadata = read_metadata(folder)
+    metadata[key] = value
+    hub.write_metadata(folder, metadata)
+    return sync()
+
+
 def table_entry(folder, metadata, revision=None):
     """A preset's row of the table, from its folder."""
     with open(os.path.join(folder, hub.CONFIG_FILE)) as f:
