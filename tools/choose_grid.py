@@ -1,6 +1,6 @@
 """Picks a preset's stitching grid (`min_overlap`) on the validation renders, never on the held-out split.
 
-    python weights/choose_grid.py runs/unet-stage5 --size 112 --lighting fixed --overlaps 1 16 32 48
+    python tools/choose_grid.py runs/unet-stage5 --size 112 --lighting fixed --overlaps 1 16 32 48
 
 Loads the run (or preset) folder once per overlap and prints depth MAE and mean angle after stitching and
 refinement on `--images` validation renders (seeds from `keras_patchnet.training.VAL_SEED`, which training never
