@@ -200,6 +200,26 @@ def test_predict_feeds_the_light_to_a_light_conditioned_preset(tiny_folder, tmp_
     assert depth.shape[:2] == (40, 48) and np.isfinite(depth).all()
 
 
+def test_predict_with_a_light_runs_the_shipped_light_conditioned_preset(tmp_path):
+    from PIL import Image
+
+    from keras_patchnet import cli, presets
+    from keras_patchnet.data import render
+
+    sheet = render(3, 56, 64, lighting="rig", encoding="srgb")
+    Image.fromarray(sheet.image).save(tmp_path / "sheet.png")
+    L.save_light(str(tmp_path / "light.json"), L.code_from_render(sheet))
+    argv = ["predict", str(tmp_path / "sheet.png"), "--light", str(tmp_path / "light.json"), "--outputs", "depth"]
+    assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 0
+    with open(tmp_path / "out" / "predict.json") as f:
+        record = json.load(f)
+    assert record["weights"] == "unet.synthetic-lit" and presets.PRESETS["unet.synthetic-lit"]["config"]["light"]
+    assert (
+        record["config"]["input_encoding"] == "srgb"
+        and np.isfinite(np.load(tmp_path / "out" / "sheet_depth.npy")).all()
+    )
+
+
 def test_a_ball_under_a_renders_lights_calibrates_that_light():
     from keras_patchnet.data import render
 
