@@ -112,13 +112,19 @@ def test_cards_table_and_readme_agree_with_the_metadata():
         )
 
 
-def test_a_changed_metadata_file_is_found_out_of_date(tmp_path, monkeypatch):
+def copy_first_preset(tmp_path):
+    """(sync_presets, the first preset's name, a copy of its folder's files under tmp_path)."""
     sync = load_tool("sync_presets")
     name, folder = next(iter(sync.preset_folders().items()))
     copy = tmp_path / name
     copy.mkdir()
     for f in ("config.json", "model.weights.h5", "metadata.json", "README.md"):
         (copy / f).write_bytes(open(os.path.join(folder, f), "rb").read())
+    return sync, name, copy
+
+
+def test_a_changed_metadata_file_is_found_out_of_date(tmp_path, monkeypatch):
+    sync, name, copy = copy_first_preset(tmp_path)
     meta = sync.read_metadata(str(copy))
     meta["metrics"]["model"]["depth_mae_mm"]["mean"] += 1.0
     (copy / "metadata.json").write_text(json.dumps(meta))
@@ -129,12 +135,7 @@ def test_a_changed_metadata_file_is_found_out_of_date(tmp_path, monkeypatch):
 
 def test_a_benchmark_records_its_table_into_the_preset_metadata(tmp_path, monkeypatch):
     """`record` (the benchmarks' --write) stores one entry of metadata.json, rewrites the card from it, then syncs."""
-    sync = load_tool("sync_presets")
-    name, folder = next(iter(sync.preset_folders().items()))
-    copy = tmp_path / name
-    copy.mkdir()
-    for f in ("config.json", "model.weights.h5", "metadata.json", "README.md"):
-        (copy / f).write_bytes(open(os.path.join(folder, f), "rb").read())
+    sync, name, copy = copy_first_preset(tmp_path)
     monkeypatch.setattr(sync.hub, "local_preset_folder", lambda n: str(copy) if n == name else None)
     monkeypatch.setattr(sync, "sync", lambda: ["synced"])
     table = {"date": "2026-01-01", "command": "python benchmarks/bench_physical.py --write", "columns": ["srgb"]}
