@@ -231,6 +231,9 @@ def main(argv=None):
             "lr 3e-3 frozen-bn": ["--lr", "3e-3", "--decay", "none", "--batch-norm", "frozen"],
             "lr 1e-3 trained-bn": ["--lr", "1e-3", "--decay", "none", "--batch-norm", "train"],
             "lr 3e-4 frozen-bn": ["--lr", "3e-4", "--decay", "none", "--batch-norm", "frozen"],
+            "renders 0": ["--renders", "0"],
+            "renders 64": ["--renders", "64"],
+            "renders 256": ["--renders", "256"],
         }
         extra_validation = ["--validation", validation_folder(args.out)] if args.validation_folder else []
         for name, extra in candidates.items():

@@ -21,8 +21,11 @@ import time
 import numpy as np
 
 # The schedule, chosen on validation frames of an unseen set-up (benchmarks/bench_finetune.py --choose, recorded
-# in docs/finetune.md): Adam at a constant rate, every weight trained from the first step but BatchNorm's (frozen).
-SCHEDULE = dict(lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000, batch_norm="frozen")
+# in docs/finetune.md): Adam at a constant rate, every weight trained from the first step but BatchNorm's (frozen);
+# `renders`: renders of the package's sheets under the set-up's fitted light mixed with the frames (`data.lookalike`).
+SCHEDULE = dict(
+    lr=1e-3, decay="none", batch_size=16, steps_per_epoch=16, max_epochs=1000, batch_norm="frozen", renders=0
+)
 RESERVE_SECONDS = 5.0  # kept back from a time budget for writing the run folder
 CURVE_FILE = "curve.csv"
 CHECKPOINT = "checkpoint"
@@ -134,6 +137,7 @@ def finetune(
     decay=None,
     batch_norm=None,
     light=None,
+    renders=None,
     name="unet.finetuned",
     start_time=None,
     seed=0,
@@ -157,6 +161,9 @@ def finetune(
             or "none" (constant); default: `SCHEDULE`.
         light: a light code (9 numbers, `keras_patchnet.lighting`) of the set-up, recorded in the card; a
             light-conditioned model (`PatchNet(light=...)`) needs it and reads it with every frame.
+        renders: how many renders of the package's own sheets to mix with the training frames, drawn under the
+            set-up's light and encoding as fitted from the training frames (`keras_patchnet.data.lookalike`); 0:
+            the frames alone; default: `SCHEDULE`.
         name: the preset's name in its card.
         verbose: 1 prints one line per epoch, with the validation ratio to the flat plane.
 
@@ -178,9 +185,11 @@ def finetune(
         raise ValueError(f"`epochs` must be an int >= 1. Received: epochs={epochs!r}")
     schedule = {**SCHEDULE}
     given = {"lr": lr, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "decay": decay}
-    for key, value in {**given, "batch_norm": batch_norm}.items():
+    for key, value in {**given, "batch_norm": batch_norm, "renders": renders}.items():
         if value is not None:
             schedule[key] = value
+    if isinstance(schedule["renders"], bool) or not isinstance(schedule["renders"], int) or schedule["renders"] < 0:
+        raise ValueError(f"`renders` must be an int >= 0. Received: renders={schedule['renders']!r}")
     if schedule["batch_norm"] not in ("train", "frozen"):
         raise ValueError(f"`batch_norm` must be 'train' or 'frozen'. Received: batch_norm={schedule['batch_norm']!r}")
     if getattr(model, "light", None) and light is None:
@@ -206,6 +215,18 @@ def finetune(
 
     code = light if getattr(model, "light", None) else None
     frames = prepare_frames(model, train_set, code)
+    setup = None
+    if schedule["renders"]:
+        from keras_patchnet.data.lookalike import Frames, fit_setup, lookalike_renders
+
+        setup = fit_setup(train_set)
+        h, w = np.asarray(train_set.load(0)["image"]).shape[:2]
+        frames += prepare_frames(model, Frames(lookalike_renders(setup, schedule["renders"], h, w, seed)), code)
+        d = setup["light"]["direction"]
+        say(
+            f"{schedule['renders']} renders added under the set-up's light as fitted from its frames (towards "
+            f"({d[0]:.2f}, {d[1]:.2f}, {d[2]:.2f}), ambient {setup['light']['ambient']:.2f}, {setup['encoding']})"
+        )
     data_batches = RandomPatches(
         frames, model.patch_size, schedule["batch_size"], schedule["steps_per_epoch"], seed=seed
     )
@@ -279,7 +300,7 @@ def finetune(
             break
     net.load_weights(os.path.join(out, ".best.weights.h5"))
     after = plane_ratios(model, val_set, code) if state["best"]["epoch"] else state["before"]
-    _write_run(model, out, state, after, train_set, val_set, schedule, light, name, time.time() - start)
+    _write_run(model, out, state, after, train_set, val_set, schedule, light, name, time.time() - start, setup)
     shutil.rmtree(checkpoint, ignore_errors=True)
     os.remove(os.path.join(out, ".best.weights.h5"))
     say(
@@ -300,7 +321,7 @@ def finetune(
     }
 
 
-def _write_run(model, out, state, after, train_set, val_set, schedule, light, name, seconds):
+def _write_run(model, out, state, after, train_set, val_set, schedule, light, name, seconds, setup=None):
     """The run folder as a preset: weights only (a fresh model's, so no optimizer state), config, card, curve."""
     import platform
 
@@ -331,6 +352,8 @@ def _write_run(model, out, state, after, train_set, val_set, schedule, light, na
         "metrics": {"model": after["model"], "flat_plane": after["flat_plane"]},
         "finetune": {"before": before, "after": after, "best_epoch": state["best"]["epoch"]},
     }
+    if setup is not None:
+        metadata["setup"] = {"light": setup["light"], "encoding": setup["encoding"], "residuals": setup["residuals"]}
     if light is not None:
         metadata["light"] = [float(v) for v in np.asarray(light).reshape(-1)]
     save_preset(clean, out, name=name, metadata=metadata)

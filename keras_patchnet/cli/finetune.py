@@ -38,6 +38,12 @@ def add_parser(sub, parents):
         help="BatchNorm keeps the start's statistics (frozen: the measured schedule's) or learns (train: the "
         "default with --weights none)",
     )
+    p.add_argument(
+        "--renders",
+        type=int,
+        help="renders of the package's sheets under the set-up's light (fitted from the frames) to mix with them "
+        "(0: the frames alone; default: the measured schedule's)",
+    )
 
 
 def run(args):
@@ -49,6 +55,8 @@ def run(args):
             raise CLIError(f"{option}: no such folder: {folder}")
     if args.minutes is not None and not args.minutes > 0:
         raise CLIError(f"--minutes must be > 0. Received: {args.minutes}")
+    if args.renders is not None and args.renders < 0:
+        raise CLIError(f"--renders must be >= 0. Received: {args.renders}")
     if args.epochs is not None and args.epochs < 1:
         raise CLIError(f"--epochs must be >= 1. Received: {args.epochs}")
     minutes = 10.0 if args.minutes is None and args.epochs is None else args.minutes
@@ -91,6 +99,7 @@ def run(args):
             decay=args.decay,
             batch_norm=args.batch_norm or ("train" if parse_weights(args.weights) is False else None),
             light=light,
+            renders=args.renders,
             start_time=start,
             name=f"{args.model}.finetuned",
         )
