@@ -54,6 +54,23 @@ def _reset_state():
     keras.config.set_dtype_policy("float32")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    # Every program JAX compiles keeps its machine code in memory maps of its own until it is freed. One process
+    # running half of the suite compiles enough of them (about 200 maps a test) to reach Linux's limit of 65,530
+    # maps a process (vm.max_map_count), and XLA's compiler then dies in a segmentation fault, with no Python
+    # error. Dropping JAX's caches after each test module frees the programs no live object holds.
+    yield
+    if keras.backend.backend() == "jax":
+        import gc
+
+        import jax
+
+        gc.collect()
+        jax.clear_caches()
+        gc.collect()
+
+
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     """A preset folder of a small untrained UNet, as `train` or `save_preset` writes it."""
