@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_patchnet.constants import SAMPLE, TEST_SEED, TRAIN_SEED, VAL_SEED
+from keras_patchnet.data import lookalike  # noqa: F401  (kp.data.lookalike)
 from keras_patchnet.data.augment import augment, flip_horizontal, jitter_photometric
 from keras_patchnet.data.ball import render_ball
 from keras_patchnet.data.dataset import PatchNetDataset, RandomPatches, SyntheticSource, cut_patches, relative_depth
