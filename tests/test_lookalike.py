@@ -50,6 +50,15 @@ def test_lookalike_renders_have_the_set_ups_encoding_and_brightness():
     assert fit_setup(Frames(renders))["encoding"] == "srgb"
 
 
+def test_fit_setup_warns_when_no_light_explains_the_frames():
+    frames = _frames("linear", count=2)
+    rng = np.random.default_rng(0)
+    for f in frames:  # brightness that has nothing to do with the normals
+        f["image"] = rng.integers(30, 220, f["image"].shape).astype("uint8")
+    with pytest.warns(UserWarning, match="explains the frames' brightness poorly"):
+        fit_setup(frames)
+
+
 def test_fit_setup_refuses_frames_without_usable_pixels():
     frames = Frames([{"image": np.zeros((8, 8, 3)), "normals": np.zeros((8, 8, 3)), "mask": np.zeros((8, 8), bool)}])
     with pytest.raises(lighting.LightError, match="usable pixels"):

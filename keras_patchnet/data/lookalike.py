@@ -8,9 +8,13 @@ and at the frames' brightness. Fine-tuning mixes them with the
 frames (`finetune(..., renders=N)`): the frames tell the set-up, the renders add shapes. Plain NumPy.
 """
 
+import warnings
+
 import numpy as np
 
 from keras_patchnet import lighting
+
+POOR_FIT = 0.5  # share of the brightness's variance unexplained above which the fit is reported as poor
 
 
 def _to_linear(x, encoding):
@@ -30,8 +34,8 @@ def fit_setup(dataset, max_frames=64):
     and optionally "valid", as `TexlessDataset` does): {"code": (9,), "encoding": "linear" | "srgb", "light": the
     renderer's light dict (direction, power, ambient), "level": the median linear brightness of the foreground,
     "residuals": {encoding: the share of the brightness's variance that ambient + power * cosine to the light
-    leaves unexplained}}. A `lighting.LightError` when the frames hold fewer
-    than 30 usable pixels."""
+    leaves unexplained}}; a warning when even the better encoding leaves more than half of it unexplained. A
+    `lighting.LightError` when the frames hold fewer than 30 usable pixels."""
     grey, normals = [], []
     for i in range(min(len(dataset), max_frames)):
         s = dataset.load(i)
@@ -56,6 +60,13 @@ def fit_setup(dataset, max_frames=64):
         fits[encoding] = (float((A @ line - b).var() / max(b.var(), 1e-12)), code, float(np.median(b)))
     encoding = min(fits, key=lambda e: fits[e][0])
     code = fits[encoding][1]
+    if fits[encoding][0] > POOR_FIT:
+        warnings.warn(
+            f"One light explains the frames' brightness poorly ({fits[encoding][0]:.0%} of its variance left "
+            "unexplained: noisy normals, shadows or texture): renders under the fitted light may not look like the "
+            "set-up",
+            stacklevel=2,
+        )
     share = lighting.ambient_share(code)
     light = {
         "direction": tuple(float(v) for v in lighting.direction(code)),
