@@ -113,6 +113,7 @@ def test_predict_on_a_folder_and_the_shipped_sample(tiny_folder, image_file, tmp
         (["train", "--data", "missing_dir"], "--data must be"),
         (["train", "--world", "standard,moon", "--out", "{empty_dir}/w"], "`world` must be one of"),
         (["push", "{empty_dir}", "user/repo"], "has no config.json"),
+        (["finetune", "{empty_dir}", "--out", "{empty_dir}/r", "--renders", "-1"], "--renders must be >= 0"),
     ],
 )
 def test_errors_are_one_line_with_status_1(argv, message, image_file, tmp_path, capsys):

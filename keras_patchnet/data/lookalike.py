@@ -4,8 +4,8 @@
 coefficients of `keras_patchnet.lighting`) under each encoding a camera may have written (linear, sRGB), keeping the
 one in which brightness is the more linear in the cosine to the light, as Lambertian shading is;
 `lookalike_renders(setup, count, height, width)` draws the package's own sheets under that light, in that encoding
-and at the frames' brightness. Fine-tuning mixes them with the
-frames (`finetune(..., renders=N)`): the frames tell the set-up, the renders add shapes. Plain NumPy.
+and at the frames' brightness. Fine-tuning mixes them with the frames (`finetune(..., renders=N)`): the frames
+tell the set-up, the renders add shapes. Plain NumPy.
 """
 
 import warnings
